@@ -1,0 +1,92 @@
+#include "db/pg.h"
+
+#include <fmt/format.h>
+
+#include <regex>
+
+namespace db {
+
+namespace {
+void ignore_notice(void*, const char*) {}
+
+std::string trimmed_error(PGconn* conn) {
+  std::string msg = PQerrorMessage(conn);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return msg;
+}
+}  // namespace
+
+PgConnPtr connect(const std::string& conninfo) {
+  PgConnPtr conn{PQconnectdb(conninfo.c_str())};
+  if (!conn) throw DbError("out of memory allocating a PostgreSQL connection");
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    throw DbError(fmt::format("cannot connect to PostgreSQL ({}): {}", mask_conninfo(conninfo),
+                              trimmed_error(conn.get())));
+  }
+  PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
+  return conn;
+}
+
+void exec(PGconn* conn, std::string_view sql) {
+  const std::string text{sql};
+  if (!PQsendQuery(conn, text.c_str())) throw DbError(trimmed_error(conn));
+  std::string error;
+  while (PGresult* raw = PQgetResult(conn)) {
+    PgResultPtr res{raw};
+    const auto st = PQresultStatus(raw);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY &&
+        error.empty()) {
+      error = PQresultErrorMessage(raw);
+    }
+  }
+  if (!error.empty()) {
+    while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+    throw DbError(error);
+  }
+}
+
+PgResultPtr query(PGconn* conn, std::string_view sql, const std::vector<std::string>& params) {
+  const std::string text{sql};
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.c_str());
+  PgResultPtr res{PQexecParams(conn, text.c_str(), static_cast<int>(values.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0)};
+  if (!res) throw DbError(trimmed_error(conn));
+  const auto st = PQresultStatus(res.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    std::string msg = PQresultErrorMessage(res.get());
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    throw DbError(msg);
+  }
+  return res;
+}
+
+std::string query_value(PGconn* conn, std::string_view sql,
+                        const std::vector<std::string>& params) {
+  auto res = query(conn, sql, params);
+  if (PQntuples(res.get()) == 0 || PQgetisnull(res.get(), 0, 0)) return {};
+  return PQgetvalue(res.get(), 0, 0);
+}
+
+std::string conninfo_quote(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+std::string mask_conninfo(std::string_view conninfo) {
+  std::string s{conninfo};
+  static const std::regex kv_password(R"((password\s*=\s*)('([^'\\]|\\.)*'|\S+))",
+                                      std::regex::icase);
+  static const std::regex uri_password(R"((postgres(ql)?://[^:/@]+:)[^@]*@)", std::regex::icase);
+  s = std::regex_replace(s, kv_password, "$1*****");
+  s = std::regex_replace(s, uri_password, "$1*****@");
+  return s;
+}
+
+}  // namespace db

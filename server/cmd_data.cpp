@@ -1,0 +1,87 @@
+// The data subcommands: migrate, gen, load (API.md §1 is their contract).
+#include "db/csv.h"
+#include "db/gen.h"
+#include "db/loader.h"
+#include "db/pg.h"
+#include "db/schema.h"
+#include "server/args.h"
+#include "server/commands.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+namespace server {
+
+int cmd_migrate(int argc, char** argv) {
+  const Args args(argc, argv, {"db"}, {});
+  if (args.flag("help")) {
+    fmt::print(
+        "usage: reviewsd migrate --db CONNINFO\n\n"
+        "Creates or upgrades the schema and its indexes. Idempotent: on an up-to-date database\n"
+        "it changes nothing. CONNINFO is a libpq connection string or URI (env REVIEWSD_DB).\n");
+    return 0;
+  }
+  const std::string conninfo = args.required("db");
+  auto conn = db::connect(conninfo);
+  const auto r = db::migrate(conn.get());
+  if (r.from_version == r.to_version) {
+    fmt::print("schema is up to date (version {})\n", r.to_version);
+  } else {
+    fmt::print("schema migrated from version {} to {}\n", r.from_version, r.to_version);
+  }
+  return 0;
+}
+
+int cmd_gen(int argc, char** argv) {
+  const Args args(argc, argv, {"scale", "out", "seed"}, {"quiet"});
+  if (args.flag("help")) {
+    fmt::print(
+        "usage: reviewsd gen --scale SF --out DIR [--seed N] [--quiet]\n\n"
+        "Writes a synthetic data set in the original CSV format (API.md §1) into DIR.\n"
+        "--scale 1 is the full data set (1,000,011 products, 5.8M reviews); 0.01 a 1% sample.\n"
+        "The same scale and seed always give the same bytes.\n");
+    return 0;
+  }
+  db::GenOptions opts;
+  opts.scale = args.get_double("scale", 0.01, 1e-6, 100);
+  opts.out = args.required("out");
+  opts.seed = static_cast<std::uint64_t>(args.get_int("seed", 42, 0, INT64_MAX));
+  opts.progress = !args.flag("quiet");
+  const auto s = db::generate_dataset(opts);
+  fmt::print(
+      "generated scale {} in {}: {} products, {} reviews, {} photos, {} characteristics, "
+      "{} characteristic ratings, {} related rows; {:.1f} MB in {:.1f} s\n",
+      opts.scale, opts.out.string(), s.products, s.reviews, s.photos, s.characteristics,
+      s.characteristic_reviews, s.related, static_cast<double>(s.bytes) / 1e6, s.seconds);
+  return 0;
+}
+
+int cmd_load(int argc, char** argv) {
+  const Args args(argc, argv, {"db", "from"}, {"replace", "quiet"});
+  if (args.flag("help")) {
+    fmt::print(
+        "usage: reviewsd load --db CONNINFO --from DIR [--replace] [--quiet]\n\n"
+        "Loads the five CSV files of DIR (reviews.csv, reviews_photos.csv, characteristics.csv,\n"
+        "characteristic_reviews.csv, related.csv) with COPY, in one transaction: on any error\n"
+        "(reported as FILE:LINE: reason, exit 1) the database is left as it was. Migrates the\n"
+        "schema first. Refuses a database that already holds data unless --replace is given.\n");
+    return 0;
+  }
+  db::LoadOptions opts;
+  opts.conninfo = args.required("db");
+  opts.from = args.required("from");
+  opts.replace = args.flag("replace");
+  opts.progress = !args.flag("quiet");
+  const auto s = db::load_dataset(opts);
+  for (const auto& t : s.tables) {
+    fmt::print("  {:<24} {:>10} rows{} ({:.1f} MB, {:.1f} s)\n", t.table, t.rows,
+               t.dropped ? fmt::format(", {} invalid dropped", t.dropped) : "",
+               static_cast<double>(t.bytes) / 1e6, t.seconds);
+  }
+  fmt::print("loaded in {:.1f} s: copy {:.1f} s, indexes {:.1f} s, analyze {:.1f} s\n",
+             s.total_seconds, s.copy_seconds, s.index_seconds, s.analyze_seconds);
+  return 0;
+}
+
+}  // namespace server
