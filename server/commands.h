@@ -4,6 +4,7 @@
 
 namespace server {
 
+int cmd_serve(int argc, char** argv);
 int cmd_migrate(int argc, char** argv);
 int cmd_gen(int argc, char** argv);
 int cmd_load(int argc, char** argv);

@@ -18,6 +18,7 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
+    {"serve", server::cmd_serve, "serve the HTTP API (reactor threads, graceful drain)"},
     {"migrate", server::cmd_migrate, "create or upgrade the schema and indexes (idempotent)"},
     {"gen", server::cmd_gen, "generate a data set in the original CSV format"},
     {"load", server::cmd_load, "load a CSV data set into PostgreSQL (COPY), with validation"},

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# HTTP engine benchmark (issue 3): reviewsd's fixed 1.5 KB route against nginx `return 200` with
+# the same body, same wrk client, same connections; then pipelining and idle-connection memory.
+# Usage: bench/http_vs_nginx.sh [REVIEWSD_BIN] [ROUNDS]     (needs wrk, nginx, python3)
+set -euo pipefail
+BIN=${1:-$(dirname "$0")/../build-p/server/reviewsd}
+ROUNDS=${2:-3}
+THREADS=$(nproc)
+DUR=${DUR:-10s}
+RPORT=18080; NPORT=18081
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+
+"$BIN" serve --listen 127.0.0.1:$RPORT --threads "$THREADS" 2>"$TMP/reviewsd.log" & RPID=$!; PIDS+=($RPID)
+sleep 0.5
+curl -s http://127.0.0.1:$RPORT/bench/fixed > "$TMP/body.json"
+BODY=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$TMP/body.json")
+mkdir -p "$TMP/nginx"
+cat > "$TMP/nginx.conf" <<NGX
+worker_processes $THREADS;
+daemon off;
+master_process on;
+error_log $TMP/nginx/error.log;
+pid $TMP/nginx/nginx.pid;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;
+  uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NPORT reuseport;
+    location / { default_type "application/json; charset=utf-8"; return 200 $BODY; }
+  }
+}
+NGX
+nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" & NPID=$!; PIDS+=($NPID)
+sleep 0.5
+[ "$(curl -s http://127.0.0.1:$NPORT/bench/fixed | wc -c)" = "$(wc -c < "$TMP/body.json")" ] || { echo "nginx body differs"; exit 1; }
+
+run_wrk() {  # url [extra args] -> "req/s p99_ms"
+  wrk -t1 -c64 -d"$DUR" --latency "$@" | awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; p99=v}
+    END {printf "%s %s\n", rps, p99}'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+echo "machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), wrk on the same machine"
+echo "command: wrk -t1 -c64 -d$DUR --latency http://127.0.0.1:PORT/bench/fixed   ($ROUNDS alternating rounds)"
+: > "$TMP/r"; : > "$TMP/n"
+for i in $(seq "$ROUNDS"); do
+  run_wrk http://127.0.0.1:$RPORT/bench/fixed >> "$TMP/r"
+  run_wrk http://127.0.0.1:$NPORT/bench/fixed >> "$TMP/n"
+  echo "round $i: reviewsd $(tail -1 "$TMP/r")  nginx $(tail -1 "$TMP/n")   (req/s p99_ms)"
+done
+R=$(cut -d' ' -f1 "$TMP/r" | median); N=$(cut -d' ' -f1 "$TMP/n" | median)
+RP=$(cut -d' ' -f2 "$TMP/r" | median); NP=$(cut -d' ' -f2 "$TMP/n" | median)
+echo "median: reviewsd $R req/s (p99 $RP ms), nginx $N req/s (p99 $NP ms), ratio $(python3 -c "print(f'{$R/$N:.2f}')")x"
+
+P=$(run_wrk -s "$(dirname "$0")/pipeline16.lua" http://127.0.0.1:$RPORT/bench/fixed | cut -d' ' -f1)
+echo "pipelined x16: reviewsd $P req/s = $(python3 -c "print(f'{$P/$R:.2f}')")x non-pipelined"
+
+rss() { awk '/VmRSS/ {print $2}' /proc/$RPID/status; }
+BEFORE=$(rss)
+python3 - $RPORT <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1]); conns = []
+for i in range(10000):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\n\r\n")
+    conns.append(s)
+for s in conns:
+    s.recv(4096)
+open("/tmp/reviewsd-bench-idle-ready", "w").close()
+time.sleep(30)
+PY
+IDLE=$!; PIDS+=($IDLE)
+for _ in $(seq 120); do [ -e /tmp/reviewsd-bench-idle-ready ] && break; sleep 0.5; done
+sleep 1
+AFTER=$(rss)
+rm -f /tmp/reviewsd-bench-idle-ready
+echo "10k idle keep-alive connections: RSS ${BEFORE} KiB -> ${AFTER} KiB, +$(( (AFTER-BEFORE)/1024 )) MiB"

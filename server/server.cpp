@@ -1,0 +1,161 @@
+#include "server/server.h"
+
+#include "server/log.h"
+#include "server/socket.h"
+#include "server/worker.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+namespace server {
+
+namespace {
+
+// 10k+ connections need more than the usual soft limit of 1024 fds; the hard limit is ours.
+void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+// Blocks the signals we handle (threads started later inherit the mask) and returns a
+// signalfd for them. SIGPIPE is ignored: a write to a reset socket must fail, not kill us.
+int block_signals() {
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0)
+    throw std::runtime_error("pthread_sigmask failed");
+  const int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
+  return fd;
+}
+
+// Waits for one of the handled signals, up to `timeout_ms` (-1: forever). Returns 0 on timeout.
+int wait_signal(int sfd, int timeout_ms) {
+  pollfd p{sfd, POLLIN, 0};
+  const int r = ::poll(&p, 1, timeout_ms);
+  if (r <= 0) return 0;
+  signalfd_siginfo si{};
+  if (::read(sfd, &si, sizeof si) != sizeof si) return 0;
+  return static_cast<int>(si.ssi_signo);
+}
+
+}  // namespace
+
+int run_server(const ServeOptions& options, const Router& router) {
+  raise_fd_limit();
+  const unsigned threads =
+      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+
+  // Listeners are opened here, before any thread starts, so that a bad address fails startup
+  // with a clear message and port 0 resolves to one port shared by every reactor.
+  std::vector<std::vector<int>> fds(threads);
+  std::vector<std::string> names;
+  for (const auto& spec : options.listen) {
+    ListenAddress where;
+    try {
+      where = parse_listen(spec);
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(e.what());
+    }
+    for (unsigned t = 0; t < threads; ++t) {
+      int fd;
+      try {
+        fd = open_listener(where, limits::kListenBacklog);
+      } catch (const std::system_error& e) {
+        throw std::runtime_error("cannot listen on " + spec + ": " + e.code().message());
+      }
+      if (t == 0) {
+        where = bound_address(fd);
+        names.push_back(local_address(fd));
+      }
+      fds[t].push_back(fd);
+    }
+  }
+
+  const int sfd = block_signals();
+  std::atomic<std::size_t> open_connections{0};
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (unsigned t = 0; t < threads; ++t)
+    workers.push_back(
+        std::make_unique<Worker>(t, options, router, std::move(fds[t]), open_connections));
+
+  std::mutex mu;
+  std::condition_variable cv;
+  unsigned listening = 0, finished = 0;
+  std::vector<std::thread> pool;
+  for (auto& w : workers) {
+    pool.emplace_back([&, worker = w.get()] {
+      try {
+        worker->run([&] {
+          std::lock_guard lock(mu);
+          ++listening;
+          cv.notify_all();
+        });
+      } catch (const std::exception& e) {
+        log_line("reactor {} failed: {}", worker->reactor().index(), e.what());
+        std::abort();  // a reactor that died takes its connections with it: fail loudly
+      }
+      std::lock_guard lock(mu);
+      ++finished;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return listening == threads; });
+  }
+  std::string where;
+  for (const auto& n : names) where += (where.empty() ? "" : " ") + n;
+  log_line("listening on {} ({} reactors)", where, threads);
+  sd_notify(0, "READY=1");  // a no-op outside systemd (no NOTIFY_SOCKET)
+
+  for (;;) {
+    const int sig = wait_signal(sfd, -1);
+    if (sig == SIGHUP) {
+      log_line("SIGHUP: nothing to reload yet, ignored");
+      continue;
+    }
+    if (sig == SIGTERM || sig == SIGINT) {
+      log_line("{}: draining (up to {} ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+               options.drain_timeout.count());
+      break;
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  for (auto& w : workers) w->start_drain();
+  bool clean;
+  {
+    std::unique_lock lock(mu);
+    clean = cv.wait_for(lock, options.drain_timeout, [&] { return finished == threads; });
+  }
+  if (!clean) {
+    log_line("drain timeout: closing the remaining connections");
+    for (auto& w : workers) w->force_stop();
+  }
+  for (auto& t : pool) t.join();
+  workers.clear();
+  ::close(sfd);
+  log_line("stopped");
+  return 0;
+}
+
+}  // namespace server
