@@ -109,6 +109,10 @@ int LocalCluster::run_pg(const std::string& program, const std::vector<std::stri
   if (pid == 0) {
     // Child: own process group so a Ctrl-C aimed at us is handled by us, not by PostgreSQL.
     ::setpgid(0, 0);
+    // A caller that blocks signals for its signalfd must not hand that mask to PostgreSQL.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
       ::dup2(fd, 1);
@@ -210,6 +214,15 @@ void LocalCluster::stop() noexcept {
            opts_.dir / "pg_ctl.log");
   } catch (...) {
     // stop() runs from destructors and cleanup paths: it reports nothing and never throws.
+  }
+}
+
+void LocalCluster::crash() noexcept {
+  try {
+    if (!running()) return;
+    run_pg("pg_ctl", {"-D", data_dir().string(), "-m", "immediate", "-w", "-t", "60", "-s", "stop"},
+           opts_.dir / "pg_ctl.log");
+  } catch (...) {
   }
 }
 

@@ -31,6 +31,8 @@ class LocalCluster {
   void start();
   // Fast shutdown; waits for it. No-op when not running.
   void stop() noexcept;
+  // Immediate shutdown, as a crash: no checkpoint, WAL recovery at the next start (fault tests).
+  void crash() noexcept;
   [[nodiscard]] bool running() const;
 
   // libpq conninfo for `dbname` over the unix socket, as the superuser `postgres`.

@@ -4,6 +4,7 @@
 #include "db/loader.h"
 #include "db/pg.h"
 #include "db/schema.h"
+#include "db/statements.h"
 #include "server/args.h"
 #include "server/commands.h"
 
@@ -81,6 +82,35 @@ int cmd_load(int argc, char** argv) {
   }
   fmt::print("loaded in {:.1f} s: copy {:.1f} s, indexes {:.1f} s, analyze {:.1f} s\n",
              s.total_seconds, s.copy_seconds, s.index_seconds, s.analyze_seconds);
+  return 0;
+}
+
+}  // namespace server
+
+namespace server {
+
+int cmd_sql(int argc, char** argv) {
+  const Args args(argc, argv, {"name"}, {});
+  if (args.flag("help")) {
+    fmt::print(
+        "usage: reviewsd sql [--name NAME]\n\n"
+        "Prints the SQL statements the server prepares on every connection, one per line as\n"
+        "NAME<TAB>SQL (or only the SQL of NAME): for EXPLAIN, and for running the same SQL\n"
+        "through pgbench in bench/.\n");
+    return 0;
+  }
+  const auto only = args.get("name");
+  bool found = false;
+  for (const auto& st : db::sql::statements()) {
+    if (only && *only != st.name) continue;
+    found = true;
+    if (only) {
+      fmt::print("{}\n", st.sql);
+    } else {
+      fmt::print("{}\t{}\n", st.name, st.sql);
+    }
+  }
+  if (!found) throw UsageError(fmt::format("no statement named '{}'", only.value_or("")));
   return 0;
 }
 

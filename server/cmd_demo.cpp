@@ -11,7 +11,10 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 namespace server {
 
@@ -40,6 +43,7 @@ int cmd_demo(int argc, char** argv) {
   }
   const double scale = args.get_double("scale", 0.01, 1e-6, 100);
   const fs::path dir = fs::absolute(args.get("dir").value_or("var"));
+  const std::string listen = args.get("listen").value_or("127.0.0.1:8080");
 
   // Signals are taken synchronously below; blocking them first also keeps them from killing
   // us half way through initdb or a load.
@@ -94,10 +98,12 @@ int cmd_demo(int argc, char** argv) {
     }
   }
   fmt::print("demo: database ready: psql \"{}\"\n", conninfo);
-  fmt::print("demo: press Ctrl-C to stop\n");
-  int sig = 0;
-  sigwait(&sigs, &sig);
-  return 0;
+  fmt::print("demo: serving on http://{}/ (try /reviews?product_id=1); Ctrl-C stops\n", listen);
+  std::fflush(stdout);
+  std::vector<std::string> serve_args{"--db", conninfo, "--listen", listen};
+  std::vector<char*> argv_serve;
+  for (auto& a : serve_args) argv_serve.push_back(a.data());
+  return cmd_serve(static_cast<int>(argv_serve.size()), argv_serve.data());
 }
 
 }  // namespace server

@@ -1,4 +1,5 @@
 // `reviewsd serve`: options -> ServeOptions, routes -> Router, then run_server().
+#include "server/api.h"
 #include "server/args.h"
 #include "server/commands.h"
 #include "server/limits.h"
@@ -28,17 +29,26 @@ constexpr const char* kHelp = R"(usage: reviewsd serve [options]
   --cors-origin ORIGIN      Access-Control-Allow-Origin ('' = none)  (default *)
   --debug-routes            enable /debug/* test routes (never in production)
 
+  --db CONNINFO             the primary PostgreSQL (libpq conninfo or URI); without it only
+                            the engine routes (/healthz) answer, the API gets 503
+  --replica CONNINFO        a read replica, repeatable: reads go to replicas, writes to --db
+  --db-conns-per-thread N   connections per reactor to each server       (default 1)
+  --db-deadline-ms N        a request's database deadline, then 503      (default 2000)
+  --db-max-outstanding N    queries queued or in flight per reactor, then 503 (default 4096)
+  --no-pipeline             one query at a time per connection (to measure pipelining)
+
 Each option may also come from the environment: REVIEWSD_LISTEN, REVIEWSD_THREADS, ...
 )";
 
 }  // namespace
 
 int cmd_serve(int argc, char** argv) {
-  const Args args(argc, argv,
-                  {"listen", "threads", "max-connections", "max-pipeline", "head-timeout-ms",
-                   "idle-timeout-ms", "write-timeout-ms", "drain-timeout-ms", "max-body-bytes",
-                   "cors-origin", "config", "db", "replica", "cache-mb", "db-conns-per-thread"},
-                  {"debug-routes"});
+  const Args args(
+      argc, argv,
+      {"listen", "threads", "max-connections", "max-pipeline", "head-timeout-ms", "idle-timeout-ms",
+       "write-timeout-ms", "drain-timeout-ms", "max-body-bytes", "cors-origin", "config", "db",
+       "replica", "cache-mb", "db-conns-per-thread", "db-deadline-ms", "db-max-outstanding"},
+      {"debug-routes", "no-pipeline"});
   if (args.flag("help")) {
     fmt::print("{}", kHelp);
     return 0;
@@ -63,9 +73,19 @@ int cmd_serve(int argc, char** argv) {
     if (spec.find(':') == std::string::npos)
       throw UsageError("--listen wants HOST:PORT, got '" + spec + "'");
 
+  DbOptions db;
+  db.primary = args.get("db").value_or("");
+  db.replicas = args.all("replica");
+  db.conns_per_server = static_cast<unsigned>(args.get_int("db-conns-per-thread", 1, 1, 64));
+  db.deadline = ms(args.get_int("db-deadline-ms", db.deadline.count(), 1, 600'000));
+  db.max_outstanding = static_cast<std::size_t>(args.get_int(
+      "db-max-outstanding", static_cast<std::int64_t>(db.max_outstanding), 1, 1'000'000));
+  db.pipeline = !args.flag("no-pipeline");
+
   Router router;
   add_engine_routes(router, o);
-  return run_server(o, router);
+  add_api_routes(router);
+  return run_server(o, router, api_reactor_hooks(db));
 }
 
 }  // namespace server

@@ -9,5 +9,6 @@ int cmd_migrate(int argc, char** argv);
 int cmd_gen(int argc, char** argv);
 int cmd_load(int argc, char** argv);
 int cmd_demo(int argc, char** argv);
+int cmd_sql(int argc, char** argv);
 
 }  // namespace server

@@ -23,6 +23,7 @@ constexpr Subcommand kSubcommands[] = {
     {"gen", server::cmd_gen, "generate a data set in the original CSV format"},
     {"load", server::cmd_load, "load a CSV data set into PostgreSQL (COPY), with validation"},
     {"demo", server::cmd_demo, "private PostgreSQL under ./var, generated data, then serve"},
+    {"sql", server::cmd_sql, "print the SQL statements the server prepares"},
 };
 
 void usage(std::FILE* out) {

@@ -60,7 +60,7 @@ int wait_signal(int sfd, int timeout_ms) {
 
 }  // namespace
 
-int run_server(const ServeOptions& options, const Router& router) {
+int run_server(const ServeOptions& options, const Router& router, const ReactorHooks& hooks) {
   raise_fd_limit();
   const unsigned threads =
       options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -106,10 +106,12 @@ int run_server(const ServeOptions& options, const Router& router) {
     pool.emplace_back([&, worker = w.get()] {
       try {
         worker->run([&] {
+          if (hooks.on_start) hooks.on_start(worker->reactor());
           std::lock_guard lock(mu);
           ++listening;
           cv.notify_all();
         });
+        if (hooks.on_stop) hooks.on_stop(worker->reactor());
       } catch (const std::exception& e) {
         log_line("reactor {} failed: {}", worker->reactor().index(), e.what());
         std::abort();  // a reactor that died takes its connections with it: fail loudly

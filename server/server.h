@@ -6,10 +6,21 @@
 #include "server/limits.h"
 #include "server/router.h"
 
+#include <functional>
+
 namespace server {
+
+class Reactor;
+
+// Per-reactor setup and teardown, run on each reactor's own thread: on_start before it serves
+// its first request, on_stop after its loop ended. For state a reactor owns (its PgPool).
+struct ReactorHooks {
+  std::function<void(Reactor&)> on_start;
+  std::function<void(Reactor&)> on_stop;
+};
 
 // Runs until drained. Returns the exit status (0 after a clean drain). Throws std::exception
 // for startup failures (bad address, port in use...).
-int run_server(const ServeOptions& options, const Router& router);
+int run_server(const ServeOptions& options, const Router& router, const ReactorHooks& hooks = {});
 
 }  // namespace server

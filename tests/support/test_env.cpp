@@ -57,6 +57,10 @@ TempDir::TempDir() {
   std::string tmpl = (fs::temp_directory_path() / "reviewsd-test-XXXXXX").string();
   if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
+  // mkdtemp makes it 0700; a private PostgreSQL cluster inside runs as `postgres` when we are
+  // root, and must be able to reach it.
+  fs::permissions(path_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
 }
 
 TempDir::~TempDir() {

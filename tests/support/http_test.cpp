@@ -1,0 +1,204 @@
+#include "support/http_test.h"
+
+#include "support/test_env.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace testenv {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+ServerProcess::ServerProcess(std::vector<std::string> extra) {
+  const std::string bin = reviewsd_bin().string();
+  char tmpl[] = "/tmp/reviewsd-serve-test-XXXXXX";
+  const int logfd = mkstemp(tmpl);
+  REQUIRE(logfd >= 0);
+  log_path_ = tmpl;
+  std::vector<std::string> args{bin, "serve", "--listen", "127.0.0.1:0", "--threads", "2"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  pid_ = fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    dup2(logfd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  close(logfd);
+  const auto deadline = Clock::now() + 10s;
+  const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
+  while (Clock::now() < deadline && port_ == 0) {
+    std::smatch m;
+    const std::string text = log();
+    if (std::regex_search(text, m, re)) {
+      port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+    } else {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  INFO(log());
+  REQUIRE(port_ != 0);
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  unlink(log_path_.c_str());
+}
+
+std::string ServerProcess::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int ServerProcess::fd_count() const {
+  int n = 0;
+  DIR* d = opendir(("/proc/" + std::to_string(pid_) + "/fd").c_str());
+  if (!d) return -1;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  closedir(d);
+  return n;
+}
+
+bool ServerProcess::fds_back_to(int baseline, std::chrono::milliseconds within) const {
+  const auto deadline = Clock::now() + within;
+  while (Clock::now() < deadline) {
+    if (fd_count() == baseline) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return fd_count() == baseline;
+}
+
+int ServerProcess::terminate_and_wait(std::chrono::milliseconds within) {
+  kill(pid_, SIGTERM);
+  const auto deadline = Clock::now() + within;
+  while (Clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return -1;
+}
+
+bool ServerProcess::wait_for_status(const std::string& target, int status,
+                                    std::chrono::milliseconds within) const {
+  const auto deadline = Clock::now() + within;
+  while (Clock::now() < deadline) {
+    HttpClient c(port_);
+    if (c.request("GET", target).status == status) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return false;
+}
+
+std::string HttpResponse::header(const std::string& name) const {
+  const auto at = head.find("\r\n" + name + ": ");
+  if (at == std::string::npos) return {};
+  const auto from = at + 4 + name.size();
+  return head.substr(from, head.find("\r\n", from) - from);
+}
+
+HttpClient::HttpClient(std::uint16_t port, int rcvbuf) {
+  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error("socket failed");
+  if (rcvbuf) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  timeval tv{5, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd_);
+    throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + " failed");
+  }
+}
+
+void HttpClient::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+void HttpClient::send(const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) throw std::runtime_error("send failed");
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+HttpResponse HttpClient::read_response(bool head_only) {
+  HttpResponse r;
+  static const std::regex content_length("Content-Length: ([0-9]+)");
+  for (;;) {
+    const auto end = buf_.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      r.head = buf_.substr(0, end + 2);
+      r.status = std::stoi(r.head.substr(9, 3));
+      std::size_t len = 0;
+      std::smatch m;
+      if (std::regex_search(r.head, m, content_length)) len = std::stoul(m[1]);
+      if (head_only) len = 0;
+      if (buf_.size() >= end + 4 + len) {
+        r.body = buf_.substr(end + 4, len);
+        buf_.erase(0, end + 4 + len);
+        return r;
+      }
+    }
+    if (!fill()) return {};
+  }
+}
+
+HttpResponse HttpClient::request(const std::string& method, const std::string& target,
+                                 const std::string& headers, const std::string& body) {
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: test\r\n" + headers;
+  if (!body.empty()) req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  send(req);
+  return read_response(method == "HEAD");
+}
+
+bool HttpClient::at_eof() {
+  if (!buf_.empty()) return false;
+  char c;
+  const ssize_t n = ::recv(fd_, &c, 1, 0);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+bool HttpClient::fill() {
+  char tmp[65536];
+  const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+  if (n <= 0) return false;
+  buf_.append(tmp, static_cast<std::size_t>(n));
+  return true;
+}
+
+}  // namespace testenv

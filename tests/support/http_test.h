@@ -1,0 +1,79 @@
+// Real-socket test helpers: a spawned `reviewsd serve` child and a blocking HTTP/1.1 client.
+// Every wait is bounded; the child is killed (SIGKILL) at destruction if still running.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace testenv {
+
+// `reviewsd serve --listen 127.0.0.1:0 --threads 2 <extra...>`, stderr to a log file; the
+// constructor waits (up to 10 s) for the "listening on" line and reads the port from it.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> extra = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] std::string log() const;
+  [[nodiscard]] int fd_count() const;
+  // Waits (bounded) until the server's fd count is back to `baseline`.
+  [[nodiscard]] bool fds_back_to(int baseline,
+                                 std::chrono::milliseconds within = std::chrono::seconds(3)) const;
+  // SIGTERM, then waits up to `within` for exit; returns the exit status (-1: still running).
+  int terminate_and_wait(std::chrono::milliseconds within);
+  // Polls GET `target` until it answers `status` (bounded by `within`). True if it did.
+  bool wait_for_status(const std::string& target, int status,
+                       std::chrono::milliseconds within = std::chrono::seconds(10)) const;
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  std::string log_path_;
+};
+
+struct HttpResponse {
+  int status = 0;  // 0: EOF or timeout before a whole response
+  std::string head, body;
+  [[nodiscard]] bool has_header(const std::string& line) const {
+    return head.find("\r\n" + line + "\r\n") != std::string::npos;
+  }
+  // Value of the first header `name` (exact case as the server writes it), or "".
+  [[nodiscard]] std::string header(const std::string& name) const;
+};
+
+// A blocking client socket on 127.0.0.1 with a 5 s receive timeout (a bug fails the test, never
+// hangs it). Throws std::runtime_error when it cannot connect or send (no Catch assertions
+// inside: it is used from the client threads of concurrency tests, and Catch is not
+// thread-safe).
+class HttpClient {
+ public:
+  explicit HttpClient(std::uint16_t port, int rcvbuf = 0);
+  ~HttpClient() { close(); }
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+  void close();
+  void send(const std::string& data);
+  // Reads one response (Content-Length framed; `head_only` for HEAD).
+  HttpResponse read_response(bool head_only = false);
+  // One request and its response: "GET target HTTP/1.1" with Host, plus `headers` lines.
+  HttpResponse request(const std::string& method, const std::string& target,
+                       const std::string& headers = "", const std::string& body = "");
+  // True when the server closed the connection with nothing more to read.
+  bool at_eof();
+  [[nodiscard]] int fd() const { return fd_; }
+
+ private:
+  bool fill();
+  int fd_ = -1;
+  std::string buf_;
+};
+
+}  // namespace testenv
