@@ -2,10 +2,14 @@
 # HTTP engine benchmark (issue 3): reviewsd's fixed 1.5 KB route against nginx `return 200` with
 # the same body, same wrk client, same connections; then pipelining and idle-connection memory.
 # Usage: bench/http_vs_nginx.sh [REVIEWSD_BIN] [ROUNDS]     (needs wrk, nginx, python3)
+# Env: DUR (wrk duration per run, 10s), THREADS (reviewsd --threads = nginx worker_processes,
+#      default nproc), CONNS (wrk -c, 64), QUICK=1 (skip the pipelining and memory parts).
 set -euo pipefail
 BIN=${1:-$(dirname "$0")/../build-p/server/reviewsd}
 ROUNDS=${2:-3}
-THREADS=$(nproc)
+THREADS=${THREADS:-$(nproc)}
+CONNS=${CONNS:-64}
+QUICK=${QUICK:-0}
 DUR=${DUR:-10s}
 RPORT=18080; NPORT=18081
 TMP=$(mktemp -d)
@@ -42,24 +46,34 @@ sleep 0.5
 [ "$(curl -s http://127.0.0.1:$NPORT/bench/fixed | wc -c)" = "$(wc -c < "$TMP/body.json")" ] || { echo "nginx body differs"; exit 1; }
 
 run_wrk() {  # url [extra args] -> "req/s p99_ms"
-  wrk -t1 -c64 -d"$DUR" --latency "$@" | awk '
+  wrk -t1 -c"$CONNS" -d"$DUR" --latency "$@" | awk '
     /Requests\/sec/ {rps=$2}
     /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; p99=v}
     END {printf "%s %s\n", rps, p99}'
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+echo "threads: reviewsd --threads $THREADS, nginx worker_processes $THREADS"
 echo "machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), wrk on the same machine"
-echo "command: wrk -t1 -c64 -d$DUR --latency http://127.0.0.1:PORT/bench/fixed   ($ROUNDS alternating rounds)"
+echo "command: wrk -t1 -c$CONNS -d$DUR --latency http://127.0.0.1:PORT/bench/fixed   ($ROUNDS alternating rounds)"
 : > "$TMP/r"; : > "$TMP/n"
 for i in $(seq "$ROUNDS"); do
-  run_wrk http://127.0.0.1:$RPORT/bench/fixed >> "$TMP/r"
-  run_wrk http://127.0.0.1:$NPORT/bench/fixed >> "$TMP/n"
+  # Who goes first alternates too: on a shared machine neither side should always get the
+  # freshly idle slot.
+  if [ $((i % 2)) = 1 ]; then
+    run_wrk http://127.0.0.1:$RPORT/bench/fixed >> "$TMP/r"
+    run_wrk http://127.0.0.1:$NPORT/bench/fixed >> "$TMP/n"
+  else
+    run_wrk http://127.0.0.1:$NPORT/bench/fixed >> "$TMP/n"
+    run_wrk http://127.0.0.1:$RPORT/bench/fixed >> "$TMP/r"
+  fi
   echo "round $i: reviewsd $(tail -1 "$TMP/r")  nginx $(tail -1 "$TMP/n")   (req/s p99_ms)"
 done
 R=$(cut -d' ' -f1 "$TMP/r" | median); N=$(cut -d' ' -f1 "$TMP/n" | median)
 RP=$(cut -d' ' -f2 "$TMP/r" | median); NP=$(cut -d' ' -f2 "$TMP/n" | median)
 echo "median: reviewsd $R req/s (p99 $RP ms), nginx $N req/s (p99 $NP ms), ratio $(python3 -c "print(f'{$R/$N:.2f}')")x"
+
+[ "$QUICK" = 1 ] && exit 0
 
 P=$(run_wrk -s "$(dirname "$0")/pipeline16.lua" http://127.0.0.1:$RPORT/bench/fixed | cut -d' ' -f1)
 echo "pipelined x16: reviewsd $P req/s = $(python3 -c "print(f'{$P/$R:.2f}')")x non-pipelined"

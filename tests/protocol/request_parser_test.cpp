@@ -271,6 +271,39 @@ TEST_CASE("llhttp 8.1 leniencies are closed", "[protocol][smuggling]") {
   check_error("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400);
 }
 
+TEST_CASE("the line-ending scan finds a bare CR or LF at any position in a long line",
+          "[protocol][smuggling]") {
+  // framing_ok skips 8 bytes at a time between line ends: put the stray byte at every offset
+  // (and so at every alignment) of a header line longer than a few words.
+  const std::string value(40, 'v');
+  for (std::size_t at = 0; at <= value.size(); ++at) {
+    for (const char* stray : {"\n", "\r"}) {
+      std::string bad = value;
+      bad.insert(at, stray);
+      const std::string bytes = "GET /" + value + " HTTP/1.1\r\nX-Long: " + bad + "\r\n\r\n";
+      INFO("stray " << (stray[0] == '\n' ? "LF" : "CR") << " at " << at);
+      CHECK(run({bytes}).error_status == 400);
+      CHECK(run({bytes.substr(0, 20 + at), bytes.substr(20 + at)}).error_status == 400);
+    }
+  }
+  // Bare LF line ends llhttp 8.1 itself accepts (after the request line, after the last
+  // header): only the scan catches these, after lines of every length mod 8.
+  for (std::size_t len = 1; len <= 24; ++len) {
+    const std::string v(len, 'v');
+    INFO("line length " << len);
+    CHECK(run({"GET /" + v + " HTTP/1.1\nHost: a\r\n\r\n"}).error_status == 400);
+    CHECK(run({"GET / HTTP/1.1\r\nX: " + v + "\n\r\n"}).error_status == 400);
+    CHECK(run({"GET / HTTP/1.1\r\nX: " + v + "\r\n\r\n"}).error_status == 0);
+  }
+  // Body bytes are exempt, wherever they sit relative to the head and the next request.
+  const std::string post = "POST /a HTTP/1.1\r\nContent-Length: 12\r\n\r\nab\ncd\re\n\n\r\rx";
+  const auto ok = run({post + "GET /" + value + " HTTP/1.1\r\nX-Long: " + value + "\r\n\r\n"});
+  REQUIRE(ok.error_status == 0);
+  REQUIRE(ok.requests.size() == 2);
+  CHECK(ok.requests[0].body == "ab\ncd\re\n\n\r\rx");
+  CHECK(ok.requests[1].headers.at(0).second == value);
+}
+
 TEST_CASE("after an error the parser stays dead until reset", "[protocol][parser]") {
   RequestParser p;
   auto r = p.feed("GET / HTTP/1.1\r\nX Y: 1\r\n\r\n");

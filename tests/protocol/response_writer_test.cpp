@@ -51,3 +51,24 @@ TEST_CASE("every status the server sends has its reason phrase", "[protocol][res
        {200, 201, 204, 304, 400, 404, 405, 408, 413, 414, 415, 422, 431, 500, 501, 503, 505})
     CHECK(protocol::reason_phrase(s) != "Unknown");
 }
+
+TEST_CASE("HEAD keeps Content-Length without the body; odd statuses still format",
+          "[protocol][response]") {
+  const ResponseContext head{"", "*", true, true, false};
+  CHECK(respond(head, 200, "hello") ==
+        "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: text/plain; "
+        "charset=utf-8\r\nContent-Length: 5\r\n\r\n");
+  const ResponseContext plain{"", "", false, true, false};
+  const ResponseContext date_only{"Thu, 01 Jan 1970 00:00:00 GMT", "", false, false, false};
+  CHECK(respond(date_only, 200, "") ==
+        "HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nConnection: close\r\n"
+        "Content-Length: 0\r\n\r\n");
+  CHECK(respond(plain, 299, "") == "HTTP/1.1 299 Unknown\r\nContent-Length: 0\r\n\r\n");
+  CHECK(respond(plain, 1000, "") == "HTTP/1.1 1000 Unknown\r\nContent-Length: 0\r\n\r\n");
+  // Several responses share one buffer (pipelining): the writer only appends.
+  std::string out = "previous";
+  ResponseWriter w(out, plain);
+  w.start(200);
+  w.finish("", std::string(1536, 'x'));
+  CHECK(out == "previousHTTP/1.1 200 OK\r\nContent-Length: 1536\r\n\r\n" + std::string(1536, 'x'));
+}
