@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <regex>
-
 namespace db {
 
 namespace {
@@ -81,11 +79,37 @@ std::string conninfo_quote(std::string_view value) {
 
 std::string mask_conninfo(std::string_view conninfo) {
   std::string s{conninfo};
-  static const std::regex kv_password(R"((password\s*=\s*)('([^'\\]|\\.)*'|\S+))",
-                                      std::regex::icase);
-  static const std::regex uri_password(R"((postgres(ql)?://[^:/@]+:)[^@]*@)", std::regex::icase);
-  s = std::regex_replace(s, kv_password, "$1*****");
-  s = std::regex_replace(s, uri_password, "$1*****@");
+  // URI form: postgresql://user:secret@host/db
+  if (s.rfind("postgres://", 0) == 0 || s.rfind("postgresql://", 0) == 0) {
+    const auto scheme_end = s.find("://") + 3;
+    const auto at = s.find('@', scheme_end);
+    const auto colon = s.find(':', scheme_end);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      s.replace(colon + 1, at - colon - 1, "*****");
+    }
+  }
+  // key=value form (also URI query parameters): password=secret or password='se cret'
+  for (std::size_t pos = 0; (pos = s.find("password", pos)) != std::string::npos;) {
+    std::size_t v = pos + 8;
+    while (v < s.size() && s[v] == ' ') ++v;
+    if (v >= s.size() || s[v] != '=') {
+      pos = v;
+      continue;
+    }
+    ++v;
+    while (v < s.size() && s[v] == ' ') ++v;
+    std::size_t e = v;
+    if (e < s.size() && s[e] == '\'') {
+      for (++e; e < s.size() && s[e] != '\''; ++e) {
+        if (s[e] == '\\') ++e;
+      }
+      if (e < s.size()) ++e;
+    } else {
+      while (e < s.size() && s[e] != ' ' && s[e] != '&') ++e;
+    }
+    s.replace(v, e - v, "*****");
+    pos = v + 5;
+  }
   return s;
 }
 

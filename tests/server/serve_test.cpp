@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/http_test.h"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -26,174 +28,20 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// A `reviewsd serve` child on 127.0.0.1:<free port>; killed (SIGKILL) if still running at the end.
-class Server {
+// The engine tests run with the /debug/* routes on (slow handlers for pipelining and drain).
+class Server : public testenv::ServerProcess {
  public:
-  explicit Server(std::vector<std::string> extra = {}) {
-    const char* bin = std::getenv("REVIEWSD_BIN");
-    REQUIRE(bin != nullptr);
-    char tmpl[] = "/tmp/reviewsd-serve-test-XXXXXX";
-    const int logfd = mkstemp(tmpl);
-    REQUIRE(logfd >= 0);
-    log_path_ = tmpl;
-    std::vector<std::string> args{bin,         "serve", "--listen",      "127.0.0.1:0",
-                                  "--threads", "2",     "--debug-routes"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      dup2(logfd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(bin, argv.data());
-      _exit(127);
-    }
-    close(logfd);
-    const auto deadline = Clock::now() + 5s;
-    const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
-    while (Clock::now() < deadline && port_ == 0) {
-      std::smatch m;
-      const std::string text = log();
-      if (std::regex_search(text, m, re))
-        port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-      else
-        std::this_thread::sleep_for(20ms);
-    }
-    REQUIRE(port_ != 0);
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    unlink(log_path_.c_str());
-  }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-  [[nodiscard]] pid_t pid() const { return pid_; }
-  [[nodiscard]] std::string log() const {
-    std::ifstream in(log_path_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-  [[nodiscard]] int fd_count() const {
-    int n = 0;
-    DIR* d = opendir(("/proc/" + std::to_string(pid_) + "/fd").c_str());
-    if (!d) return -1;
-    while (const dirent* e = readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    closedir(d);
-    return n;
-  }
-  // Waits (bounded) until the server's fd count is back to `baseline`.
-  [[nodiscard]] bool fds_back_to(int baseline, std::chrono::milliseconds within = 3s) const {
-    const auto deadline = Clock::now() + within;
-    while (Clock::now() < deadline) {
-      if (fd_count() == baseline) return true;
-      std::this_thread::sleep_for(20ms);
-    }
-    return fd_count() == baseline;
-  }
-  // SIGTERM, then waits up to `within` for exit; returns the exit status (-1: still running).
-  int terminate_and_wait(std::chrono::milliseconds within) {
-    kill(pid_, SIGTERM);
-    const auto deadline = Clock::now() + within;
-    while (Clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return -1;
-  }
+  explicit Server(std::vector<std::string> extra = {})
+      : ServerProcess(with_debug(std::move(extra))) {}
 
  private:
-  pid_t pid_ = -1;
-  std::uint16_t port_ = 0;
-  std::string log_path_;
-};
-
-struct Response {
-  int status = 0;
-  std::string head, body;
-  [[nodiscard]] bool has_header(const std::string& line) const {
-    return head.find("\r\n" + line + "\r\n") != std::string::npos;
+  static std::vector<std::string> with_debug(std::vector<std::string> extra) {
+    extra.push_back("--debug-routes");
+    return extra;
   }
 };
-
-// A blocking client socket with a 5 s receive timeout (so a bug fails the test, never hangs it).
-class Client {
- public:
-  explicit Client(std::uint16_t port, int rcvbuf = 0) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    if (rcvbuf) setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    timeval tv{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  }
-  ~Client() { close(); }
-  void close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  void send(const std::string& data) {
-    std::size_t off = 0;
-    while (off < data.size()) {
-      const ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-      REQUIRE(n > 0);
-      off += static_cast<std::size_t>(n);
-    }
-  }
-  // Reads one response (Content-Length framed; `head_only` for HEAD). status 0: EOF/timeout.
-  Response read_response(bool head_only = false) {
-    Response r;
-    for (;;) {
-      const auto end = buf_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        r.head = buf_.substr(0, end + 2);
-        r.status = std::stoi(r.head.substr(9, 3));
-        std::size_t len = 0;
-        std::smatch m;
-        if (std::regex_search(r.head, m, std::regex("Content-Length: ([0-9]+)")))
-          len = std::stoul(m[1]);
-        if (head_only) len = 0;
-        if (buf_.size() >= end + 4 + len) {
-          r.body = buf_.substr(end + 4, len);
-          buf_.erase(0, end + 4 + len);
-          return r;
-        }
-      }
-      if (!fill()) return {};
-    }
-  }
-  // True when the server closed the connection (EOF or reset) with nothing more to read.
-  bool at_eof() {
-    if (!buf_.empty()) return false;
-    char c;
-    const ssize_t n = ::recv(fd_, &c, 1, 0);
-    return n == 0 || (n < 0 && errno == ECONNRESET);
-  }
-  [[nodiscard]] int fd() const { return fd_; }
-
- private:
-  bool fill() {
-    char tmp[65536];
-    const ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<std::size_t>(n));
-    return true;
-  }
-  int fd_ = -1;
-  std::string buf_;
-};
+using Client = testenv::HttpClient;
+using Response = testenv::HttpResponse;
 
 const std::string kGet = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
 

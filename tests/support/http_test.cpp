@@ -30,8 +30,10 @@ ServerProcess::ServerProcess(std::vector<std::string> extra) {
   const int logfd = mkstemp(tmpl);
   REQUIRE(logfd >= 0);
   log_path_ = tmpl;
-  std::vector<std::string> args{bin, "serve", "--listen", "127.0.0.1:0", "--threads", "2"};
+  // The test's own options first: for a repeated option the first occurrence wins.
+  std::vector<std::string> args{bin, "serve"};
   args.insert(args.end(), extra.begin(), extra.end());
+  for (const char* d : {"--listen", "127.0.0.1:0", "--threads", "2"}) args.emplace_back(d);
   pid_ = fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {

@@ -11,8 +11,9 @@
 
 namespace testenv {
 
-// `reviewsd serve --listen 127.0.0.1:0 --threads 2 <extra...>`, stderr to a log file; the
-// constructor waits (up to 10 s) for the "listening on" line and reads the port from it.
+// `reviewsd serve <extra...> --listen 127.0.0.1:0 --threads 2` (an option in `extra` wins:
+// the first occurrence counts), stderr to a log file; the constructor waits (up to 10 s) for
+// the "listening on" line and reads the port from it.
 class ServerProcess {
  public:
   explicit ServerProcess(std::vector<std::string> extra = {});
