@@ -1,0 +1,746 @@
+// The load generator. The only file of bench/ that touches epoll, timerfd and sockets.
+//
+// Follow one request, top to bottom: run_load() splits connections and the arrival timetable
+// over the threads → Worker::run() (the loop) → connect_conn() → start_next() (closed loop: at
+// once; open loop: when a scheduled request is due) → send_request() → on_readable() →
+// feed() → complete_response() → start_next() again, or close_conn() on an error, after which
+// on_tick() reconnects. The run ends in finish(), which turns whatever is still pending into
+// errors, so no measured request disappears.
+//
+// Two models:
+// - closed loop: each connection sends its next request as soon as the previous response is
+//   complete; latency runs from the send.
+// - open loop (--rate): the i-th request of the run is due at start + i/rate, whatever the
+//   server does. Thread t owns requests t, t+T, t+2T... A due request takes a free connection
+//   or waits (the backlog) for one; its latency runs from its *due* time, so time spent waiting
+//   for a connection because the server stalled is counted (no coordinated omission).
+#include "bench/loadgen.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <stdexcept>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace bench {
+
+const char* error_kind_name(ErrorKind kind) noexcept {
+  switch (kind) {
+    case ErrorKind::Status:
+      return "status";
+    case ErrorKind::Timeout:
+      return "timeout";
+    case ErrorKind::Reset:
+      return "reset";
+    case ErrorKind::Connect:
+      return "connect";
+    case ErrorKind::Protocol:
+      return "protocol";
+    case ErrorKind::Unsent:
+      return "unsent";
+  }
+  return "?";
+}
+
+void LoadResult::merge(const LoadResult& other) {
+  responses += other.responses;
+  bytes_read += other.bytes_read;
+  for (int i = 0; i < kErrorKinds; ++i) errors[i] += other.errors[i];
+  for (const auto& [status, n] : other.statuses) statuses[status] += n;
+  latency.merge(other.latency);
+  max_backlog += other.max_backlog;  // per-thread maxima: an upper bound of the total's
+  scheduled += other.scheduled;
+  timer_lag.merge(other.timer_lag);
+}
+
+std::uint64_t LoadResult::error_total() const noexcept {
+  std::uint64_t n = 0;
+  for (auto e : errors) n += e;
+  return n;
+}
+
+std::optional<Target> parse_loopback_url(const std::string& url, std::string& error) {
+  constexpr std::string_view kScheme = "http://";
+  std::string_view rest = url;
+  if (!rest.starts_with(kScheme)) {
+    error = "only http:// URLs are supported";
+    return std::nullopt;
+  }
+  rest.remove_prefix(kScheme.size());
+  const auto slash = rest.find('/');
+  const std::string_view authority = rest.substr(0, slash);
+  Target t;
+  t.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+
+  std::string_view host;
+  std::string_view port;
+  if (authority.starts_with('[')) {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos || authority.substr(close + 1, 1) != ":") {
+      error = "expected http://[::1]:PORT";
+      return std::nullopt;
+    }
+    host = authority.substr(1, close - 1);
+    port = authority.substr(close + 2);
+  } else {
+    const auto colon = authority.rfind(':');
+    if (colon == std::string_view::npos) {
+      error = "the URL needs an explicit port";
+      return std::nullopt;
+    }
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  unsigned long port_n = 0;
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      (port_n = std::stoul(std::string(port))) == 0 || port_n > 65535) {
+    error = fmt::format("bad port '{}'", port);
+    return std::nullopt;
+  }
+  // Loopback only, by literal address: no name resolution can send the load elsewhere.
+  if (host == "127.0.0.1") {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&t.addr);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(static_cast<std::uint16_t>(port_n));
+    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    t.addr_len = sizeof(sockaddr_in);
+    t.host_header = fmt::format("127.0.0.1:{}", port_n);
+  } else if (host == "::1") {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&t.addr);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(static_cast<std::uint16_t>(port_n));
+    sa->sin6_addr = in6addr_loopback;
+    t.addr_len = sizeof(sockaddr_in6);
+    t.host_header = fmt::format("[::1]:{}", port_n);
+  } else {
+    error = fmt::format("refusing host '{}': load only targets 127.0.0.1 or [::1]", host);
+    return std::nullopt;
+  }
+  return t;
+}
+
+namespace {
+
+std::int64_t mono_ns() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // the timerfd's clock too
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// xoshiro256** seeded through splitmix64: fast, deterministic for a given --seed and thread.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) noexcept {
+    for (auto& s : s_) {
+      seed += 0x9e3779b97f4a7c15ULL;
+      std::uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      s = z ^ (z >> 31);
+    }
+  }
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = std::rotl(s_[3], 45);
+    return result;
+  }
+  // Uniform in [lo, hi] (Lemire's multiply-shift; the bias is below 2^-40 for our spans).
+  std::int64_t uniform(std::int64_t lo, std::int64_t hi) noexcept {
+    const auto span = static_cast<unsigned __int128>(static_cast<std::uint64_t>(hi - lo) + 1);
+    return lo + static_cast<std::int64_t>((next() * span) >> 64);
+  }
+
+ private:
+  std::uint64_t s_[4];
+};
+
+// The one-sided parts of a response head we act on.
+struct ResponseHead {
+  int status = 0;
+  std::int64_t content_length = -1;
+  bool close = false;
+};
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return (x | 0x20) == (y | 0x20);
+         });
+}
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// `head` ends with the blank line. False: not a response we can frame.
+bool parse_head(std::string_view head, ResponseHead& out) {
+  auto eol = head.find("\r\n");
+  const std::string_view status_line = head.substr(0, eol);
+  // "HTTP/1.x NNN reason"
+  if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") || status_line[8] != ' ')
+    return false;
+  int status = 0;
+  for (int i = 9; i < 12; ++i) {
+    const char c = status_line[static_cast<std::size_t>(i)];
+    if (c < '0' || c > '9') return false;
+    status = status * 10 + (c - '0');
+  }
+  out.status = status;
+  const bool http10 = status_line[7] == '0';
+  bool keep_alive = false;
+  head.remove_prefix(eol + 2);
+  while (!head.empty() && !head.starts_with("\r\n")) {
+    eol = head.find("\r\n");
+    const std::string_view line = head.substr(0, eol);
+    head.remove_prefix(eol + 2);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return false;
+    const std::string_view name = line.substr(0, colon);
+    const std::string_view value = trim(line.substr(colon + 1));
+    if (iequals(name, "content-length")) {
+      if (value.empty() || value.size() > 15) return false;
+      std::int64_t n = 0;
+      for (char c : value) {
+        if (c < '0' || c > '9') return false;
+        n = n * 10 + (c - '0');
+      }
+      out.content_length = n;
+    } else if (iequals(name, "connection")) {
+      // A token list; "close" or "keep-alive" anywhere in it.
+      std::size_t pos = 0;
+      while (pos <= value.size()) {
+        const auto comma = std::min(value.find(',', pos), value.size());
+        const auto token = trim(value.substr(pos, comma - pos));
+        if (iequals(token, "close")) out.close = true;
+        if (iequals(token, "keep-alive")) keep_alive = true;
+        pos = comma + 1;
+      }
+    } else if (iequals(name, "transfer-encoding")) {
+      return false;  // chunked framing is not implemented (reviewsd always sends a length)
+    }
+  }
+  if (http10 && !keep_alive) out.close = true;
+  const bool bodyless = (status >= 100 && status < 200) || status == 204 || status == 304;
+  if (bodyless) out.content_length = 0;
+  return out.content_length >= 0;
+}
+
+// What a connection is waiting for (STYLE.md 4).
+enum class ConnState {
+  Backoff,     // no socket; on_tick() connects at retry_at
+  Connecting,  // non-blocking connect in progress (EPOLLOUT)
+  Idle,        // connected, no request
+  Sending,     // part of the request still in out (EPOLLOUT)
+  Awaiting,    // request sent, reading the response
+};
+
+struct Conn {
+  int fd = -1;
+  std::uint32_t generation = 0;  // in the epoll data: events of a closed socket are dropped
+  ConnState state = ConnState::Backoff;
+  std::int64_t retry_at = 0;
+  // The request in flight (Sending/Awaiting).
+  std::int64_t started_ns = 0;  // due time (open loop) or send time (closed loop)
+  std::int64_t sent_ns = 0;     // for --timeout
+  bool measured = false;
+  std::string out;
+  std::size_t out_off = 0;
+  // The response being read.
+  std::string head;  // bytes of an incomplete head
+  bool head_done = false;
+  ResponseHead resp;
+  std::int64_t body_left = 0;
+  std::uint64_t resp_bytes = 0;  // head + body, for the MB/s figure
+};
+
+struct Times {
+  std::int64_t start;    // the first request is due (open loop) / may be sent (closed)
+  std::int64_t measure;  // start + warmup
+  std::int64_t end;      // measure + duration: no request starts at or after this
+  std::int64_t drain_end;
+};
+
+constexpr std::uint64_t kTimerTag = ~std::uint64_t{0};
+constexpr int kMaxEvents = 256;
+
+class Worker {
+ public:
+  Worker(const LoadConfig& config, unsigned index, unsigned connections, Times times)
+      : config_(config),
+        index_(index),
+        times_(times),
+        rng_(config.seed * 0x100000001b3ULL + index),
+        conns_(connections),
+        watching_out_(connections, false),
+        recv_buf_(limits::kReadChunk) {
+    const auto pct = config_.path_template.find("%d");
+    path_prefix_ = config_.path_template.substr(0, pct);
+    if (pct != std::string::npos) {
+      path_suffix_ = config_.path_template.substr(pct + 2);
+      has_id_ = true;
+    }
+    epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    timerfd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (epfd_ < 0 || timerfd_ < 0)
+      throw std::runtime_error(fmt::format("epoll/timerfd: {}", std::strerror(errno)));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kTimerTag;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, timerfd_, &ev) != 0)
+      throw std::runtime_error(fmt::format("epoll_ctl: {}", std::strerror(errno)));
+  }
+  ~Worker() {
+    for (auto& c : conns_)
+      if (c.fd >= 0) ::close(c.fd);
+    ::close(timerfd_);
+    ::close(epfd_);
+  }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  LoadResult& result() noexcept { return result_; }
+
+  void run() {
+    const std::int64_t now = mono_ns();
+    for (std::size_t i = 0; i < conns_.size(); ++i) connect_conn(i, now);
+    epoll_event events[kMaxEvents];
+    for (;;) {
+      arm_timer(mono_ns());
+      const int n = epoll_wait(epfd_, events, kMaxEvents, -1);  // the only sleep
+      if (n < 0 && errno != EINTR) throw std::runtime_error("epoll_wait failed");
+      for (int i = 0; i < n; ++i) dispatch(events[i]);
+      if (!on_tick(mono_ns())) break;
+    }
+    finish();
+  }
+
+ private:
+  [[nodiscard]] bool open_loop() const noexcept { return config_.rate > 0; }
+  [[nodiscard]] bool in_window(std::int64_t t) const noexcept {
+    return t >= times_.measure && t < times_.end;
+  }
+  // Due time of this thread's j-th request: global index index_ + j * threads.
+  [[nodiscard]] std::int64_t due_time(std::uint64_t j) const noexcept {
+    const long double global =
+        static_cast<long double>(index_) + static_cast<long double>(j) * config_.threads;
+    return times_.start + static_cast<std::int64_t>(global * 1e9L / config_.rate);
+  }
+  [[nodiscard]] std::uint64_t backlog() const noexcept { return next_due_ - next_send_; }
+
+  void count_error(ErrorKind kind) noexcept { ++result_.errors[static_cast<int>(kind)]; }
+
+  // --- connecting ----------------------------------------------------------------------------
+  void connect_conn(std::size_t i, std::int64_t now) {
+    Conn& c = conns_[i];
+    const int fd =
+        ::socket(config_.target.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return connect_failed(i, now);
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c.fd = fd;
+    ++c.generation;
+    const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&config_.target.addr),
+                             config_.target.addr_len);
+    if (rc != 0 && errno != EINPROGRESS) return connect_failed(i, now);
+    c.state = rc == 0 ? ConnState::Idle : ConnState::Connecting;
+    watch(i, rc == 0 ? EPOLLIN : EPOLLOUT, EPOLL_CTL_ADD);
+    if (c.state == ConnState::Idle) start_next(i, now);
+  }
+
+  void connect_failed(std::size_t i, std::int64_t now) {
+    if (in_window(now)) count_error(ErrorKind::Connect);
+    close_conn(i, now + std::chrono::nanoseconds(limits::kReconnectBackoff).count());
+  }
+
+  void on_connected(std::size_t i, std::int64_t now) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(conns_[i].fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+      return connect_failed(i, now);
+    conns_[i].state = ConnState::Idle;
+    watch(i, EPOLLIN, EPOLL_CTL_MOD);
+    start_next(i, now);
+  }
+
+  // --- requests ------------------------------------------------------------------------------
+  // An idle connection takes the next request, if there is one.
+  void start_next(std::size_t i, std::int64_t now) {
+    if (!open_loop()) {
+      if (now < times_.start)
+        idle_.push_back(i);  // on_tick() sends at start
+      else if (now < times_.end)
+        send_request(i, now);
+      return;
+    }
+    if (backlog() > 0) return send_request(i, due_time(next_send_++));
+    idle_.push_back(i);
+  }
+
+  void send_request(std::size_t i, std::int64_t started) {
+    Conn& c = conns_[i];
+    c.out.clear();
+    c.out_off = 0;
+    c.out.append("GET ").append(path_prefix_);
+    if (has_id_) {
+      fmt::format_to(std::back_inserter(c.out), "{}", rng_.uniform(config_.id_lo, config_.id_hi));
+      c.out.append(path_suffix_);
+    }
+    c.out.append(" HTTP/1.1\r\nHost: ").append(config_.target.host_header).append("\r\n\r\n");
+    c.head.clear();
+    c.head_done = false;
+    c.sent_ns = mono_ns();
+    c.started_ns = open_loop() ? started : c.sent_ns;
+    c.measured = in_window(c.started_ns);
+    c.state = ConnState::Sending;
+    ++in_flight_;
+    flush(i);
+  }
+
+  void flush(std::size_t i) {
+    Conn& c = conns_[i];
+    while (c.out_off < c.out.size()) {
+      const ssize_t n =
+          ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out_off += static_cast<std::size_t>(n);
+      } else if (n < 0 && errno == EAGAIN) {
+        watch(i, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+        return;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        return fail_request(i, ErrorKind::Reset);
+      }
+    }
+    if (c.state == ConnState::Sending) {
+      c.state = ConnState::Awaiting;
+      // Only re-register when we asked for EPOLLOUT: the common path costs no epoll_ctl.
+      if (watching_out_[i]) watch(i, EPOLLIN, EPOLL_CTL_MOD);
+    }
+  }
+
+  // --- responses -----------------------------------------------------------------------------
+  void on_readable(std::size_t i, std::int64_t now) {
+    Conn& c = conns_[i];
+    const ssize_t n = ::recv(c.fd, recv_buf_.data(), recv_buf_.size(), 0);
+    if (n > 0) {
+      return feed(i, recv_buf_.data(), static_cast<std::size_t>(n));
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    // EOF or an error: a broken request if one was in flight, else the server closed an idle
+    // keep-alive connection, which is no error. Reconnect at once either way.
+    if (c.state == ConnState::Sending || c.state == ConnState::Awaiting)
+      return fail_request(i, ErrorKind::Reset);
+    close_conn(i, now);
+  }
+
+  void feed(std::size_t i, const char* p, std::size_t n) {
+    Conn& c = conns_[i];
+    while (n > 0) {
+      if (c.state != ConnState::Awaiting && c.state != ConnState::Sending) {
+        // Bytes nobody asked for (e.g. a 408 before an idle close): drop the connection.
+        return close_conn(i, mono_ns());
+      }
+      if (!c.head_done) {
+        const std::size_t old = c.head.size();
+        c.head.append(p, n);
+        const auto end = c.head.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
+        if (end == std::string::npos) {
+          if (c.head.size() > limits::kMaxResponseHead) fail_request(i, ErrorKind::Protocol);
+          return;
+        }
+        const std::size_t head_len = end + 4;
+        const std::size_t extra = c.head.size() - head_len;
+        p += n - extra;
+        n = extra;
+        c.resp = ResponseHead{};
+        if (!parse_head(std::string_view(c.head).substr(0, head_len), c.resp))
+          return fail_request(i, ErrorKind::Protocol);
+        c.head.clear();
+        c.head_done = true;
+        c.body_left = c.resp.content_length;
+        c.resp_bytes = static_cast<std::uint64_t>(head_len + c.resp.content_length);
+      }
+      const auto take = static_cast<std::size_t>(
+          std::min<std::int64_t>(static_cast<std::int64_t>(n), c.body_left));
+      c.body_left -= static_cast<std::int64_t>(take);
+      p += take;
+      n -= take;
+      if (c.body_left > 0) return;
+      const std::uint32_t gen = c.generation;
+      complete_response(i);
+      if (c.generation != gen) return;  // closed (Connection: close); the rest is moot
+    }
+  }
+
+  void complete_response(std::size_t i) {
+    Conn& c = conns_[i];
+    const std::int64_t now = mono_ns();
+    --in_flight_;
+    if (c.measured) {
+      ++result_.responses;
+      result_.bytes_read += c.resp_bytes;
+      ++result_.statuses[c.resp.status];
+      result_.latency.record(now - c.started_ns);
+      if (c.resp.status < 200 || c.resp.status > 299) count_error(ErrorKind::Status);
+    }
+    c.state = ConnState::Idle;
+    c.head_done = false;
+    if (c.resp.close) return close_conn(i, now);  // reconnect at once, not an error
+    start_next(i, now);
+  }
+
+  // The request in flight on connection i is lost: count it, drop the connection.
+  void fail_request(std::size_t i, ErrorKind kind) {
+    Conn& c = conns_[i];
+    --in_flight_;
+    if (c.measured) count_error(kind);
+    c.state = ConnState::Idle;  // so close_conn() does not count it twice
+    close_conn(i, mono_ns());
+  }
+
+  // --- closing -------------------------------------------------------------------------------
+  // Closes the socket now; the reconnect happens in on_tick(), never inside an event callback,
+  // and the new generation makes any already-fetched event for the old socket a no-op.
+  void close_conn(std::size_t i, std::int64_t retry_at) {
+    Conn& c = conns_[i];
+    if (c.state == ConnState::Sending || c.state == ConnState::Awaiting) {
+      --in_flight_;
+      if (c.measured) count_error(ErrorKind::Reset);
+    }
+    if (c.fd >= 0) {
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+      ::close(c.fd);
+    }
+    c.fd = -1;
+    ++c.generation;
+    c.state = ConnState::Backoff;
+    c.retry_at = retry_at;
+    c.head.clear();
+    c.head_done = false;
+    ++backoff_count_;
+  }
+
+  // --- the loop ------------------------------------------------------------------------------
+  void watch(std::size_t i, std::uint32_t events, int op) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = (std::uint64_t{conns_[i].generation} << 32) | i;
+    watching_out_[i] = (events & EPOLLOUT) != 0;
+    if (epoll_ctl(epfd_, op, conns_[i].fd, &ev) != 0) {
+      // Cannot happen for a fresh socket; treat as a connection failure rather than abort.
+      close_conn(i, mono_ns() + std::chrono::nanoseconds(limits::kReconnectBackoff).count());
+    }
+  }
+
+  void dispatch(const epoll_event& ev) {
+    if (ev.data.u64 == kTimerTag) {
+      std::uint64_t expirations;
+      [[maybe_unused]] const auto r = ::read(timerfd_, &expirations, sizeof expirations);
+      if (armed_for_due_ && r > 0) result_.timer_lag.record(mono_ns() - armed_at_);
+      return;
+    }
+    const auto i = static_cast<std::size_t>(ev.data.u64 & 0xffffffffu);
+    const auto gen = static_cast<std::uint32_t>(ev.data.u64 >> 32);
+    if (i >= conns_.size() || conns_[i].generation != gen || conns_[i].fd < 0) return;  // stale
+    const std::int64_t now = mono_ns();
+    Conn& c = conns_[i];
+    if (c.state == ConnState::Connecting) {
+      if (ev.events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connected(i, now);
+      return;
+    }
+    if (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(i, now);
+    if (conns_[i].generation == gen && conns_[i].state == ConnState::Sending &&
+        (ev.events & EPOLLOUT))
+      flush(i);
+  }
+
+  // Work that depends on the clock. Returns false when the run is over.
+  bool on_tick(std::int64_t now) {
+    if (open_loop()) {
+      // Every request due by now joins the backlog; requests stop being scheduled at end.
+      while (due_time(next_due_) <= now && due_time(next_due_) < times_.end) {
+        if (in_window(due_time(next_due_))) ++result_.scheduled;
+        ++next_due_;
+      }
+      result_.max_backlog = std::max<std::uint64_t>(result_.max_backlog, backlog());
+      while (backlog() > 0 && !idle_.empty()) {
+        const std::size_t i = idle_.back();
+        idle_.pop_back();
+        if (conns_[i].state != ConnState::Idle) continue;  // closed since it was listed
+        send_request(i, due_time(next_send_++));
+      }
+    }
+    if (!open_loop() && now >= times_.start && now < times_.end) {
+      while (!idle_.empty()) {
+        const std::size_t i = idle_.back();
+        idle_.pop_back();
+        if (conns_[i].state == ConnState::Idle) send_request(i, now);
+      }
+    }
+    if (now >= next_scan_) {
+      next_scan_ = now + std::chrono::nanoseconds(limits::kTimeoutScan).count();
+      for (std::size_t i = 0; i < conns_.size(); ++i) {
+        const Conn& c = conns_[i];
+        if ((c.state == ConnState::Sending || c.state == ConnState::Awaiting) &&
+            now - c.sent_ns > config_.timeout.count())
+          fail_request(i, ErrorKind::Timeout);
+      }
+    }
+    if (backoff_count_ > 0 && now < times_.drain_end) {
+      backoff_count_ = 0;
+      for (std::size_t i = 0; i < conns_.size(); ++i) {
+        if (conns_[i].state != ConnState::Backoff) continue;
+        if (conns_[i].retry_at <= now)
+          connect_conn(i, now);
+        else
+          ++backoff_count_;
+      }
+    }
+    if (now >= times_.drain_end) return false;
+    return !(now >= times_.end && in_flight_ == 0 && backlog() == 0);
+  }
+
+  // The one timer: the earliest of the next due request (only if a connection could take it),
+  // the end of the window, the drain deadline, the timeout scan and the first reconnect.
+  void arm_timer(std::int64_t now) {
+    std::int64_t at = times_.drain_end;
+    if (now < times_.end) at = std::min(at, times_.end);
+    if (!open_loop() && !idle_.empty() && now < times_.start) at = std::min(at, times_.start);
+    bool for_due = false;
+    if (open_loop() && !idle_.empty()) {
+      const std::int64_t due = due_time(next_due_);
+      if (due < times_.end && due <= at) {
+        at = due;
+        for_due = true;
+      }
+    }
+    if (in_flight_ > 0 && next_scan_ < at) {
+      at = next_scan_;
+      for_due = false;
+    }
+    if (backoff_count_ > 0) {
+      for (const auto& c : conns_) {
+        if (c.state == ConnState::Backoff && c.retry_at < at) {
+          at = c.retry_at;
+          for_due = false;
+        }
+      }
+    }
+    armed_for_due_ = for_due;
+    if (at == armed_at_) return;
+    armed_at_ = at;
+    itimerspec spec{};
+    at = std::max<std::int64_t>(at, 1);  // it_value 0 would disarm
+    spec.it_value.tv_sec = at / 1'000'000'000;
+    spec.it_value.tv_nsec = at % 1'000'000'000;
+    timerfd_settime(timerfd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+  }
+
+  // Whatever is still pending is an error, never silently dropped.
+  void finish() {
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+      const Conn& c = conns_[i];
+      if (c.state == ConnState::Sending || c.state == ConnState::Awaiting)
+        fail_request(i, ErrorKind::Timeout);
+    }
+    for (std::uint64_t j = next_send_; j < next_due_; ++j)
+      if (in_window(due_time(j))) count_error(ErrorKind::Unsent);
+    // Requests that were due inside the window but not even counted as due yet (the loop woke
+    // late at the very end) are unsent too.
+    if (open_loop()) {
+      for (std::uint64_t j = next_due_; due_time(j) < times_.end; ++j) {
+        if (!in_window(due_time(j))) continue;
+        ++result_.scheduled;
+        count_error(ErrorKind::Unsent);
+      }
+    }
+    result_.seconds = static_cast<double>(times_.end - times_.measure) / 1e9;
+  }
+
+  const LoadConfig& config_;
+  const unsigned index_;
+  const Times times_;
+  Rng rng_;
+  std::vector<Conn> conns_;
+  std::vector<bool> watching_out_;
+  std::vector<char> recv_buf_;  // one per thread: a connection keeps only an unfinished head
+  std::string path_prefix_;
+  std::string path_suffix_;
+  bool has_id_ = false;
+  int epfd_ = -1;
+  int timerfd_ = -1;
+  std::int64_t armed_at_ = -1;
+  bool armed_for_due_ = false;  // the armed deadline is a request's due time
+  std::int64_t next_scan_ = 0;
+  std::size_t in_flight_ = 0;
+  std::size_t backoff_count_ = 0;  // an upper bound of connections in Backoff
+  std::vector<std::size_t> idle_;  // open loop: connections free for the next due request
+  std::uint64_t next_due_ = 0;     // open loop: first request not yet due
+  std::uint64_t next_send_ = 0;    // open loop: first due request not yet sent
+  LoadResult result_;
+};
+
+}  // namespace
+
+LoadResult run_load(const LoadConfig& config) {
+  // The connects are started at once; the first request is due a little later, so the open
+  // loop's first due times do not include the TCP handshakes.
+  constexpr std::int64_t kStartDelayNs = 20'000'000;
+  const std::int64_t start = mono_ns() + kStartDelayNs;
+  Times times{};
+  times.start = start;
+  times.measure = start + config.warmup.count();
+  times.end = times.measure + config.duration.count();
+  times.drain_end = times.end + std::chrono::nanoseconds(limits::kMaxDrain).count();
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (unsigned t = 0; t < config.threads; ++t) {
+    const unsigned conns =
+        config.connections / config.threads + (t < config.connections % config.threads ? 1 : 0);
+    workers.push_back(std::make_unique<Worker>(config, t, conns, times));
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> failures(config.threads);
+  for (unsigned t = 0; t < config.threads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        workers[t]->run();
+      } catch (...) {
+        failures[t] = std::current_exception();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (auto& f : failures)
+    if (f) std::rethrow_exception(f);
+
+  LoadResult total;
+  for (auto& w : workers) total.merge(w->result());
+  total.seconds = static_cast<double>(config.duration.count()) / 1e9;
+  return total;
+}
+
+}  // namespace bench
