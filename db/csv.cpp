@@ -215,8 +215,11 @@ RowResult append_copy_row(const TableSpec& spec, std::span<const Field> fields,
   if (fields.size() != spec.columns.size()) {
     reader.fail(fmt::format("expected {} fields, found {}", spec.columns.size(), fields.size()));
   }
-  if (spec.drop_if_zero_column >= 0 && fields[spec.drop_if_zero_column].raw == "0") {
-    return RowResult::Dropped;
+  if (spec.drop_if_zero_column >= 0) {
+    unsigned long long v = 1;
+    if (parse_uint(fields[spec.drop_if_zero_column].raw, 2147483647ULL, v) && v == 0) {
+      return RowResult::Dropped;  // "0" or "00": the same invalid product
+    }
   }
   const std::size_t mark = out.size();
   for (std::size_t i = 0; i < fields.size(); ++i) {

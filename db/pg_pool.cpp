@@ -639,7 +639,22 @@ void PgPool::Impl::start_connect(Conn& c) {
   c.state = ConnState::Connecting;
   // Non-blocking from here on, except for one thing libpq cannot avoid: a host *name* is
   // resolved with a blocking getaddrinfo(). Use IP addresses, hostaddr= or a socket directory.
-  c.pg.reset(PQconnectStart(c.server->conninfo.c_str()));
+  //
+  // The server cancels a statement just after the deadline itself (statement_timeout), so a query
+  // nobody waits for any more does not hold the pipeline behind it, and an in-flight write
+  // always ends (committed, or cancelled and rolled back) instead of outliving its answer.
+  // Left out when the conninfo sets `options` of its own (ours would replace it).
+  const std::string& conninfo = c.server->conninfo;
+  if (conninfo.find("options") == std::string::npos) {
+    // A little past the deadline: a read's Timeout is delivered by the pool first, as before.
+    const auto timeout = opts_.deadline + std::max<milliseconds>(50ms, opts_.deadline / 10);
+    const std::string options = fmt::format("-c statement_timeout={}", timeout.count());
+    const char* const keys[] = {"dbname", "options", nullptr};
+    const char* const values[] = {conninfo.c_str(), options.c_str(), nullptr};
+    c.pg.reset(PQconnectStartParams(keys, values, /*expand_dbname=*/1));
+  } else {
+    c.pg.reset(PQconnectStart(conninfo.c_str()));
+  }
   if (!c.pg) {
     connect_failed(c, "out of memory");
     return;
@@ -905,6 +920,14 @@ void PgPool::Impl::expire(Query* q) {
   QueryResult r;
   r.status = Status::Timeout;
   r.error = fmt::format("no answer within {} ms", opts_.deadline.count());
+  if (q->in_flight && q->route == Route::Write) {
+    // A sent write is not abandoned: answering 503 while it may still commit would invite the
+    // client to send it again. Its statement_timeout ends it on the server, so its real
+    // outcome (committed, or cancelled and rolled back) comes back soon; stuck detection
+    // bounds the wait if the server never answers.
+    --counters_.timeouts;
+    return;
+  }
   if (q->in_flight) {
     // Stays in its connection's pipeline as a zombie until its late result is read.
     QueryCallback cb = std::move(q->cb);

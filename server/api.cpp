@@ -56,6 +56,15 @@ void unavailable(Responder& res) {
   res.send(503, kText, "Error: database unavailable", {{"Retry-After", kRetryAfterSeconds}});
 }
 
+// SQLSTATEs that mean "the database cannot answer this now", not "this request is wrong":
+// serialization failures and conflicts with recovery on a replica (40), insufficient resources
+// (53), cancellation, statement_timeout and shutdown (57), connection trouble (08), lock not
+// available (55P03). The client gets 503 + Retry-After, as for an unreachable database.
+bool transient(std::string_view sqlstate) {
+  const auto cls = sqlstate.substr(0, 2);
+  return cls == "40" || cls == "53" || cls == "57" || cls == "08" || sqlstate == "55P03";
+}
+
 // Answers the request when the query did not succeed; returns false then.
 bool check_result(Responder& res, db::QueryResult& r, std::string_view route) {
   using S = db::QueryResult::Status;
@@ -68,6 +77,10 @@ bool check_result(Responder& res, db::QueryResult& r, std::string_view route) {
       unavailable(res);
       return false;
     case S::Error:
+      if (transient(r.sqlstate)) {
+        unavailable(res);
+        return false;
+      }
       log_line("{}: query failed: {} ({})", route, r.error, r.sqlstate);
       res.send_text(500, "Error: internal error");
       return false;

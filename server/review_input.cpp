@@ -44,6 +44,50 @@ T ok_or_throw(simdjson::simdjson_result<T> r) {
   return v;
 }
 
+// The text of a number value, checked against JSON's number grammar (simdjson's own check
+// would also refuse numbers it cannot represent, which are valid JSON).
+std::string_view number_token(od::value& v) {
+  std::string_view t = v.raw_json_token();
+  while (!t.empty() &&
+         (t.back() == ' ' || t.back() == '\t' || t.back() == '\n' || t.back() == '\r')) {
+    t.remove_suffix(1);
+  }
+  std::size_t i = 0;
+  auto digits = [&] {
+    const std::size_t from = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  if (i < t.size() && t[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    throw NotJson{};
+  }
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!digits()) throw NotJson{};
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!digits()) throw NotJson{};
+  }
+  if (i != t.size()) throw NotJson{};
+  return t;
+}
+
+// An integer token small enough for int64 (so that simdjson can read it): 1-18 digits, optional
+// minus sign.
+bool is_plain_integer(std::string_view t) {
+  if (!t.empty() && t.front() == '-') t.remove_prefix(1);
+  if (t.empty() || t.size() > 18) return false;
+  for (char c : t) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
 // Visits every value below `v` so that On-Demand validates it (it only checks what is read).
 void walk(od::value v, int depth) {
   if (depth > review_limits::kMaxDepth) throw NotJson{};
@@ -61,7 +105,7 @@ void walk(od::value v, int depth) {
       ok_or_throw(v.get_string());
       break;
     case od::json_type::number:
-      ok_or_throw(v.get_number());
+      number_token(v);
       break;
     case od::json_type::boolean:
       ok_or_throw(v.get_bool());
@@ -77,6 +121,9 @@ void walk(od::value v, int depth) {
 std::optional<std::int32_t> positive_int(od::value v) {
   switch (ok_or_throw(v.type())) {
     case od::json_type::number: {
+      // A well-formed number simdjson cannot represent (1e400, 10^20) is an invalid value,
+      // not invalid JSON: read the token ourselves before asking simdjson for its value.
+      if (!is_plain_integer(number_token(v))) return std::nullopt;
       od::number n = ok_or_throw(v.get_number());
       if (!n.is_int64() && !n.is_uint64()) return std::nullopt;
       if (n.is_uint64()) return std::nullopt;  // above int64: certainly above int32

@@ -105,7 +105,7 @@ TEST_CASE("invalid values name the column and value", "[db][csv]") {
 
 TEST_CASE("related rows pointing to product 0 are dropped, others kept as stored", "[db][csv]") {
   const auto& related = spec("related");
-  Reader r("1,5,0\n2,5,5\n", "related.csv");
+  Reader r("1,5,0\n2,5,5\n3,5,00\n", "related.csv");
   std::vector<Field> f;
   std::string out;
   REQUIRE(r.next(f));
@@ -114,6 +114,8 @@ TEST_CASE("related rows pointing to product 0 are dropped, others kept as stored
   REQUIRE(r.next(f));
   CHECK(db::csv::append_copy_row(related, f, r, out) == db::csv::RowResult::Ok);
   CHECK(out == "2\t5\t5\n");
+  REQUIRE(r.next(f));
+  CHECK(db::csv::append_copy_row(related, f, r, out) == db::csv::RowResult::Dropped);
 }
 
 TEST_CASE("headers must match the original exactly", "[db][csv]") {

@@ -367,6 +367,30 @@ TEST_CASE("past the deadline: Timeout at once, the late result is discarded",
   check_contract();
 }
 
+TEST_CASE("a sent write is not abandoned at its deadline: the server ends it, the outcome is told",
+          "[db][pool][integration]") {
+  TestDb tdb;
+  LoopThread t;
+  auto opts = options(tdb.db.conninfo());
+  opts.deadline = 300ms;
+  PoolFixture p(t, opts);
+  REQUIRE(p.wait_up(1));
+  std::vector<std::future<Outcome>> futs;
+  t.run([&] {
+    // Sleeps past the deadline: the pool waits (a 503 now could invite a retry of a write that
+    // then commits); the server's statement_timeout, just past the deadline, cancels it.
+    futs.push_back(p.submit(db::Route::Write, kSlowInsert, {"77", "5"}));
+    futs.push_back(p.submit(db::Route::Write, kSlowInsert, {"78", "0"}));
+  });
+  const Outcome slow = get(futs[0]);
+  CHECK(slow.status == Status::Error);
+  CHECK(slow.sqlstate == "57014");  // query_canceled: rolled back, nothing written
+  const Outcome quick = get(futs[1]);
+  CHECK(quick.status == Status::Ok);
+  CHECK(testenv::sql_value(tdb.db.conninfo(), "SELECT string_agg(v::text, ',') FROM t") == "78");
+  check_contract();
+}
+
 TEST_CASE("an unreachable server: Unavailable quickly, primary not ready, no crash",
           "[db][pool][integration]") {
   LoopThread t;

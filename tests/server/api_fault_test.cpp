@@ -119,6 +119,18 @@ TEST_CASE("a query held past its deadline gets 503; the connection stays usable"
   CHECK(again.status == 200);
   CHECK(again.body == "[2,3,8,7]");
   CHECK(c.request("GET", "/reviews/meta?product_id=3").status == 200);
+
+  // A write held past its deadline is not abandoned while it might still commit: the server
+  // cancels it just past the deadline, and the client gets 503 for a write that did not happen.
+  const std::string before = sql_value(pg.conninfo(), "SELECT count(*) FROM reviews");
+  db::exec(locker.get(), "BEGIN; LOCK TABLE reviews IN ACCESS EXCLUSIVE MODE");
+  const auto held = c.request(
+      "POST", "/reviews", "Content-Type: application/json\r\n",
+      R"({"product_id":1,"rating":5,"summary":"s","body":"b","recommend":true,"name":"n","email":"e"})");
+  CHECK(held.status == 503);
+  CHECK(held.header("Retry-After") == "1");
+  db::exec(locker.get(), "COMMIT");
+  CHECK(sql_value(pg.conninfo(), "SELECT count(*) FROM reviews") == before);
 }
 
 TEST_CASE("reads go to a replica while it is up, and to the primary when it is not",

@@ -86,6 +86,7 @@ TEST_CASE("optional fields, numeric strings, escapes and unknown fields", "[serv
   CHECK(error_of(with("summary", R"({"deep":[1,{"x":null}]})")) ==
         "422 Error: invalid summary provided");
   CHECK(error_of(R"({"extra":{"a":[1,2,{"b":false}]},)" + kValid.substr(1)) == "ok");
+  CHECK(error_of(R"({"huge":1e400,)" + kValid.substr(1)) == "ok");
   const auto r = server::parse_new_review(with("body", R"("caf\u00e9 \"quoted\" line\nnext")"));
   REQUIRE(std::holds_alternative<NewReview>(r));
   CHECK(std::get<NewReview>(r).body == "caf\xC3\xA9 \"quoted\" line\nnext");
@@ -144,6 +145,9 @@ TEST_CASE("each bad field is 422 naming it, the first in API.md's order", "[serv
       {"characteristics", R"({"1":6})"},
       {"characteristics", R"({"1":5,"1":4})"},
       {"characteristics", R"({"0":3})"},
+      {"product_id", "100000000000000000000"},
+      {"rating", "1e400"},
+      {"characteristics", R"({"1":-99999999999999999999})"},
   };
   for (const auto& c : cases) {
     INFO(c.field << " = " << c.json);
