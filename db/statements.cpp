@@ -48,9 +48,10 @@ constexpr PreparedStatement kStatements[] = {
      "SELECT c.id, ins.id, c.value FROM ins, unnest($9::integer[], $10::integer[]) AS c(id, "
      "value)) "
      "SELECT (SELECT id FROM ins)"},
+    // Saturates at 2^31-1 instead of failing (a 500 for a well-formed request).
     {"mark_helpful",
-     "UPDATE reviews SET helpfulness = helpfulness + 1 WHERE id = $1::integer RETURNING "
-     "product_id"},
+     "UPDATE reviews SET helpfulness = least(helpfulness::bigint + 1, 2147483647) "
+     "WHERE id = $1::integer RETURNING product_id"},
     {"report", "UPDATE reviews SET reported = true WHERE id = $1::integer RETURNING product_id"},
 };
 #undef REVIEWS_PAGE

@@ -144,9 +144,13 @@ TEST_CASE("a posted review shows first under newest, with photos, and meta moves
         R"("Comfort":{"id":3,"value":"5.0000000000000000"},)"
         R"("Quality":{"id":4,"value":"4.0000000000000000"}}})");
 
-  SECTION("helpful three times adds 3") {
+  SECTION("helpful three times adds 3; at the int32 ceiling it saturates") {
     for (int i = 0; i < 3; ++i) CHECK(c.request("PUT", "/reviews/1/helpful").status == 204);
     CHECK(sql_value(db, "SELECT helpfulness FROM reviews WHERE id = 1") == "11");
+    sql_value(db, "UPDATE reviews SET helpfulness = 2147483647 WHERE id = 2 RETURNING id");
+    CHECK(c.request("PUT", "/reviews/2/helpful").status == 204);
+    CHECK(sql_value(db, "SELECT helpfulness FROM reviews WHERE id = 2") == "2147483647");
+    sql_value(db, "UPDATE reviews SET helpfulness = 2 WHERE id = 2 RETURNING id");
     CHECK(c.request("GET", "/reviews?product_id=1&sort=helpful").body.find(R"("review_id":1,)") !=
           std::string::npos);
   }
