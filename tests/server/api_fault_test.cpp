@@ -37,11 +37,7 @@ struct OwnCluster {
         }()) {
     cluster.init_if_missing();
     cluster.start();
-    const auto r =
-        testenv::run({testenv::reviewsd_bin().string(), "load", "--db", conninfo(), "--from",
-                      (testenv::fixtures_dir() / "atelier-sample").string(), "--quiet"});
-    INFO(r.err);
-    REQUIRE(r.status == 0);
+    testenv::load_sample(conninfo());
   }
   ~OwnCluster() { cluster.stop(); }
   [[nodiscard]] std::string conninfo() const { return cluster.conninfo("postgres"); }

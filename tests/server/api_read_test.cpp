@@ -18,14 +18,6 @@ namespace {
 using testenv::HttpClient;
 using testenv::ServerProcess;
 
-std::string load_sample(const std::string& conninfo) {
-  const auto r = testenv::run({testenv::reviewsd_bin().string(), "load", "--db", conninfo, "--from",
-                               (testenv::fixtures_dir() / "atelier-sample").string(), "--quiet"});
-  INFO(r.err);
-  REQUIRE(r.status == 0);
-  return conninfo;
-}
-
 struct Case {
   std::string target;
   int status = 0;
@@ -69,10 +61,8 @@ std::string canonical(const std::string& json) {
 
 TEST_CASE("every case of the real sample's expected.jsonl, byte for byte",
           "[api][read][integration]") {
-  testenv::TempDatabase tdb;
-  load_sample(tdb.conninfo());
-  ServerProcess server({"--db", tdb.conninfo()});
-  REQUIRE(server.wait_for_status("/readyz", 200));
+  testenv::SampleServer sample;
+  auto& server = sample.server();
   const auto cases = expected_cases();
   REQUIRE(cases.size() == 106);
   HttpClient client(server.port());  // one keep-alive connection for all of them
@@ -87,10 +77,8 @@ TEST_CASE("every case of the real sample's expected.jsonl, byte for byte",
 }
 
 TEST_CASE("ETag and If-None-Match, HEAD, aliases, percent-encoding", "[api][read][integration]") {
-  testenv::TempDatabase tdb;
-  load_sample(tdb.conninfo());
-  ServerProcess server({"--db", tdb.conninfo()});
-  REQUIRE(server.wait_for_status("/readyz", 200));
+  testenv::SampleServer sample;
+  auto& server = sample.server();
   HttpClient c(server.port());
 
   const auto full = c.request("GET", "/reviews?product_id=2");

@@ -16,13 +16,6 @@ using testenv::HttpClient;
 using testenv::ServerProcess;
 using testenv::sql_value;
 
-void load_sample(const std::string& conninfo) {
-  const auto r = testenv::run({testenv::reviewsd_bin().string(), "load", "--db", conninfo, "--from",
-                               (testenv::fixtures_dir() / "atelier-sample").string(), "--quiet"});
-  INFO(r.err);
-  REQUIRE(r.status == 0);
-}
-
 std::string state(const std::string& db) {
   return sql_value(
       db,
@@ -43,11 +36,9 @@ std::string review_json(int product, const std::string& summary, const std::stri
 }  // namespace
 
 TEST_CASE("invalid writes get their status and change nothing", "[api][write][integration]") {
-  testenv::TempDatabase tdb;
-  const auto db = tdb.conninfo();
-  load_sample(db);
-  ServerProcess server({"--db", db});
-  REQUIRE(server.wait_for_status("/readyz", 200));
+  testenv::SampleServer sample;
+  auto& server = sample.server();
+  const auto db = sample.db();
   HttpClient c(server.port());
   const std::string before = state(db);
   const std::string meta_before = c.request("GET", "/reviews/meta?product_id=1").body;
@@ -100,11 +91,9 @@ TEST_CASE("invalid writes get their status and change nothing", "[api][write][in
 
 TEST_CASE("a posted review shows first under newest, with photos, and meta moves exactly",
           "[api][write][integration]") {
-  testenv::TempDatabase tdb;
-  const auto db = tdb.conninfo();
-  load_sample(db);
-  ServerProcess server({"--db", db});
-  REQUIRE(server.wait_for_status("/readyz", 200));
+  testenv::SampleServer sample;
+  auto& server = sample.server();
+  const auto db = sample.db();
   HttpClient c(server.port());
   REQUIRE(c.request("GET", "/reviews/meta?product_id=1").body ==
           R"({"product_id":"1","ratings":{"4":"1","5":"1"},"recommended":{"false":"1","true":"1"},)"
@@ -166,11 +155,9 @@ TEST_CASE("a posted review shows first under newest, with photos, and meta moves
 
 TEST_CASE("concurrent writers: every 201/204 is in the database exactly once, no 5xx",
           "[api][write][integration]") {
-  testenv::TempDatabase tdb;
-  const auto db = tdb.conninfo();
-  load_sample(db);
-  ServerProcess server({"--db", db, "--db-conns-per-thread", "2"});
-  REQUIRE(server.wait_for_status("/readyz", 200));
+  testenv::SampleServer sample({"--db-conns-per-thread", "2"});
+  auto& server = sample.server();
+  const auto db = sample.db();
   const std::string helpful_before = sql_value(db, "SELECT sum(helpfulness) FROM reviews");
   const std::string reviews_before = sql_value(db, "SELECT count(*) FROM reviews");
 

@@ -120,6 +120,18 @@ bool ServerProcess::wait_for_status(const std::string& target, int status,
   return false;
 }
 
+SampleServer::SampleServer(std::vector<std::string> extra)
+    : server_(load_then_args(tdb_, std::move(extra))) {
+  REQUIRE(server_.wait_for_status("/readyz", 200));
+}
+
+std::vector<std::string> SampleServer::load_then_args(const TempDatabase& tdb,
+                                                      std::vector<std::string> extra) {
+  load_sample(tdb.conninfo());
+  extra.insert(extra.begin(), {"--db", tdb.conninfo()});
+  return extra;
+}
+
 std::string HttpResponse::header(const std::string& name) const {
   const auto at = head.find("\r\n" + name + ": ");
   if (at == std::string::npos) return {};

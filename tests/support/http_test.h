@@ -2,6 +2,8 @@
 // Every wait is bounded; the child is killed (SIGKILL) at destruction if still running.
 #pragma once
 
+#include "support/test_env.h"
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -38,6 +40,21 @@ class ServerProcess {
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   std::string log_path_;
+};
+
+// A database of its own loaded with the real sample, and `reviewsd serve --db <it> <extra...>`
+// on it, answering /readyz 200 before the constructor returns.
+class SampleServer {
+ public:
+  explicit SampleServer(std::vector<std::string> extra = {});
+  [[nodiscard]] std::string db() const { return tdb_.conninfo(); }
+  [[nodiscard]] ServerProcess& server() { return server_; }
+
+ private:
+  static std::vector<std::string> load_then_args(const TempDatabase& tdb,
+                                                 std::vector<std::string> extra);
+  TempDatabase tdb_;  // declared first: made (and loaded) before the server starts
+  ServerProcess server_;
 };
 
 struct HttpResponse {

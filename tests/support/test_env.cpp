@@ -129,6 +129,12 @@ CommandResult run(const std::vector<std::string>& argv, std::chrono::millisecond
   return res;
 }
 
+void load_sample(const std::string& conninfo) {
+  const auto r = run({reviewsd_bin().string(), "load", "--db", conninfo, "--from",
+                      (fixtures_dir() / "atelier-sample").string(), "--quiet"});
+  if (r.status != 0) throw std::runtime_error("loading the sample failed: " + r.err);
+}
+
 std::string sql_value(const std::string& conninfo, const std::string& sql) {
   auto conn = db::connect(conninfo);
   return db::query_value(conn.get(), sql);

@@ -57,6 +57,10 @@ struct CommandResult {
 CommandResult run(const std::vector<std::string>& argv,
                   std::chrono::milliseconds limit = std::chrono::seconds(120));
 
+// Loads the real sample (fixtures/atelier-sample) into `conninfo` with `reviewsd load`; throws
+// std::runtime_error with the command's stderr if it fails.
+void load_sample(const std::string& conninfo);
+
 // Single value of a query on `conninfo` (test helper; throws on error).
 std::string sql_value(const std::string& conninfo, const std::string& sql);
 
