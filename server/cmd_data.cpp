@@ -14,13 +14,64 @@
 
 namespace server {
 
+namespace {
+constexpr const char* kDbHelp = "PostgreSQL to use: a libpq connection string or URI (required)";
+}  // namespace
+
+const CommandSpec& migrate_spec() {
+  static const CommandSpec spec{
+      "migrate",
+      "--db CONNINFO",
+      "Creates or upgrades the schema and its indexes. Idempotent: on an up-to-date database\n"
+      "it changes nothing.\n",
+      {{"db", OptionKind::Value, "CONNINFO", kDbHelp}}};
+  return spec;
+}
+
+const CommandSpec& gen_spec() {
+  static const CommandSpec spec{
+      "gen",
+      "--scale SF --out DIR [--seed N] [--quiet]",
+      "Writes a synthetic data set in the original CSV format (API.md §1) into DIR.\n"
+      "--scale 1 is the full data set (1,000,011 products, 5.8M reviews); 0.01 a 1% sample.\n"
+      "The same scale and seed always give the same bytes.\n",
+      {{"scale", OptionKind::Value, "SF", "data set scale, 1 = full size", "0.01"},
+       {"out", OptionKind::Value, "DIR", "directory to write the CSV files to (required)"},
+       {"seed", OptionKind::Value, "N", "generator seed", "42"},
+       {"quiet", OptionKind::Flag, "", "no progress lines"}}};
+  return spec;
+}
+
+const CommandSpec& load_spec() {
+  static const CommandSpec spec{
+      "load",
+      "--db CONNINFO --from DIR [--replace] [--quiet]",
+      "Loads the five CSV files of DIR (reviews.csv, reviews_photos.csv, characteristics.csv,\n"
+      "characteristic_reviews.csv, related.csv) with COPY, in one transaction: on any error\n"
+      "(reported as FILE:LINE: reason, exit 1) the database is left as it was. Migrates the\n"
+      "schema first. Refuses a database that already holds data unless --replace is given.\n",
+      {{"db", OptionKind::Value, "CONNINFO", kDbHelp},
+       {"from", OptionKind::Value, "DIR", "directory holding the CSV files (required)"},
+       {"replace", OptionKind::Flag, "", "replace the data of a database that already holds some"},
+       {"quiet", OptionKind::Flag, "", "no progress lines"}}};
+  return spec;
+}
+
+const CommandSpec& sql_spec() {
+  static const CommandSpec spec{
+      "sql",
+      "[--name NAME]",
+      "Prints the SQL statements the server prepares on every connection, one per line as\n"
+      "NAME<TAB>SQL (or only the SQL of NAME): for EXPLAIN, and for running the same SQL\n"
+      "through pgbench in bench/.\n",
+      {{"name", OptionKind::Value, "NAME", "print only this statement's SQL"}}};
+  return spec;
+}
+
 int cmd_migrate(int argc, char** argv) {
-  const Args args(argc, argv, {"db"}, {});
+  const Args args(argc, argv, migrate_spec());
   if (args.flag("help")) {
-    fmt::print(
-        "usage: reviewsd migrate --db CONNINFO\n\n"
-        "Creates or upgrades the schema and its indexes. Idempotent: on an up-to-date database\n"
-        "it changes nothing. CONNINFO is a libpq connection string or URI (env REVIEWSD_DB).\n");
+    fmt::print("{}", help_text(migrate_spec()));
     return 0;
   }
   const std::string conninfo = args.required("db");
@@ -35,13 +86,9 @@ int cmd_migrate(int argc, char** argv) {
 }
 
 int cmd_gen(int argc, char** argv) {
-  const Args args(argc, argv, {"scale", "out", "seed"}, {"quiet"});
+  const Args args(argc, argv, gen_spec());
   if (args.flag("help")) {
-    fmt::print(
-        "usage: reviewsd gen --scale SF --out DIR [--seed N] [--quiet]\n\n"
-        "Writes a synthetic data set in the original CSV format (API.md §1) into DIR.\n"
-        "--scale 1 is the full data set (1,000,011 products, 5.8M reviews); 0.01 a 1% sample.\n"
-        "The same scale and seed always give the same bytes.\n");
+    fmt::print("{}", help_text(gen_spec()));
     return 0;
   }
   db::GenOptions opts;
@@ -59,14 +106,9 @@ int cmd_gen(int argc, char** argv) {
 }
 
 int cmd_load(int argc, char** argv) {
-  const Args args(argc, argv, {"db", "from"}, {"replace", "quiet"});
+  const Args args(argc, argv, load_spec());
   if (args.flag("help")) {
-    fmt::print(
-        "usage: reviewsd load --db CONNINFO --from DIR [--replace] [--quiet]\n\n"
-        "Loads the five CSV files of DIR (reviews.csv, reviews_photos.csv, characteristics.csv,\n"
-        "characteristic_reviews.csv, related.csv) with COPY, in one transaction: on any error\n"
-        "(reported as FILE:LINE: reason, exit 1) the database is left as it was. Migrates the\n"
-        "schema first. Refuses a database that already holds data unless --replace is given.\n");
+    fmt::print("{}", help_text(load_spec()));
     return 0;
   }
   db::LoadOptions opts;
@@ -90,13 +132,9 @@ int cmd_load(int argc, char** argv) {
 namespace server {
 
 int cmd_sql(int argc, char** argv) {
-  const Args args(argc, argv, {"name"}, {});
+  const Args args(argc, argv, sql_spec());
   if (args.flag("help")) {
-    fmt::print(
-        "usage: reviewsd sql [--name NAME]\n\n"
-        "Prints the SQL statements the server prepares on every connection, one per line as\n"
-        "NAME<TAB>SQL (or only the SQL of NAME): for EXPLAIN, and for running the same SQL\n"
-        "through pgbench in bench/.\n");
+    fmt::print("{}", help_text(sql_spec()));
     return 0;
   }
   const auto only = args.get("name");

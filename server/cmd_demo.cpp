@@ -31,19 +31,51 @@ bool has_data(PGconn* conn) {
 }
 }  // namespace
 
-int cmd_demo(int argc, char** argv) {
-  const Args args(argc, argv, {"scale", "listen", "dir", "seed"}, {});
-  if (args.flag("help")) {
-    fmt::print(
-        "usage: reviewsd demo [--scale SF] [--listen HOST:PORT] [--dir DIR]\n\n"
+const CommandSpec& demo_spec() {
+  static const CommandSpec spec = [] {
+    CommandSpec d{
+        "demo",
+        "[--scale SF] [--dir DIR] [--seed N] [serve options]",
         "Creates a private PostgreSQL cluster in DIR (default ./var), generates and loads a data\n"
-        "set at scale SF (default 0.01) on first run, then serves it. The second run reuses the\n"
-        "data and starts in seconds. Ctrl-C stops the server and the cluster.\n");
+        "set at scale SF on first run, then serves it. The second run reuses the data and starts\n"
+        "in seconds. Ctrl-C stops the server and the cluster. Every option of `reviewsd serve`\n"
+        "but --db and --replica (the demo brings its own database) is passed on to it.\n",
+        {
+            {"scale", OptionKind::Value, "SF", "data set scale, 1 = full size", "0.01"},
+            {"dir", OptionKind::Value, "DIR", "where the cluster and data live", "./var"},
+            {"seed", OptionKind::Value, "N", "data generator seed", "42"},
+        },
+        true};
+    bool first = true;
+    for (const auto& o : serve_spec().options) {
+      if (o.name == "db" || o.name == "replica" || o.kind == OptionKind::Action) continue;
+      d.options.push_back(o);
+      d.options.back().group = first || o.group;
+      first = false;
+    }
+    return d;
+  }();
+  return spec;
+}
+
+int cmd_demo(int argc, char** argv) {
+  const Args args(argc, argv, demo_spec());
+  if (args.flag("help")) {
+    fmt::print("{}", help_text(demo_spec()));
     return 0;
   }
   const double scale = args.get_double("scale", 0.01, 1e-6, 100);
   const fs::path dir = fs::absolute(args.get("dir").value_or("var"));
+  const auto seed = static_cast<std::uint64_t>(args.get_int("seed", 42, 0, INT64_MAX));
   const std::string listen = args.get("listen").value_or("127.0.0.1:8080");
+  // serve gets every serve option that was set, wherever it was set, as a flag: no config
+  // file of its own (`--config=`; it may hold demo's keys, which serve does not know).
+  std::vector<std::string> serve_args{"--config="};
+  for (const auto& o : serve_spec().options) {
+    if (o.kind == OptionKind::Action || !demo_spec().find(o.name)) continue;
+    for (const auto& s : args.settings(o.name)) serve_args.push_back("--" + o.name + "=" + s.value);
+  }
+  check_serve_config(args);  // fail now, with the value's origin, not after a long data load
 
   // Signals are taken synchronously below; blocking them first also keeps them from killing
   // us half way through initdb or a load.
@@ -82,7 +114,7 @@ int cmd_demo(int argc, char** argv) {
     if (!has_data(conn.get())) {
       db::GenOptions g;
       g.scale = scale;
-      g.seed = static_cast<std::uint64_t>(args.get_int("seed", 42, 0, INT64_MAX));
+      g.seed = seed;
       g.out = dir / fmt::format("data-{}", scale);
       fmt::print("demo: generating a data set at scale {} in {}\n", scale, g.out.string());
       const auto gs = db::generate_dataset(g);
@@ -100,7 +132,7 @@ int cmd_demo(int argc, char** argv) {
   fmt::print("demo: database ready: psql \"{}\"\n", conninfo);
   fmt::print("demo: serving on http://{}/ (try /reviews?product_id=1); Ctrl-C stops\n", listen);
   std::fflush(stdout);
-  std::vector<std::string> serve_args{"--db", conninfo, "--listen", listen};
+  serve_args.push_back("--db=" + conninfo);
   std::vector<char*> argv_serve;
   for (auto& a : serve_args) argv_serve.push_back(a.data());
   return cmd_serve(static_cast<int>(argv_serve.size()), argv_serve.data());

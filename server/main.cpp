@@ -1,6 +1,7 @@
 // reviewsd: one binary, one subcommand per operation (DESIGN.md, "Command-line contract").
 #include "server/args.h"
 #include "server/commands.h"
+#include "server/log.h"
 
 #include <fmt/format.h>
 
@@ -28,8 +29,10 @@ constexpr Subcommand kSubcommands[] = {
 
 void usage(std::FILE* out) {
   fmt::print(out,
-             "usage: reviewsd <command> [options]   (reviewsd <command> --help)\n\ncommands:\n");
+             "usage: reviewsd <command> [options]   (reviewsd <command> --help)\n"
+             "       reviewsd --version\n\ncommands:\n");
   for (const auto& s : kSubcommands) fmt::print(out, "  {:<9} {}\n", s.name, s.summary);
+  fmt::print(out, "  {:<9} {}\n", "version", "print the version");
 }
 
 }  // namespace
@@ -39,7 +42,7 @@ int main(int argc, char** argv) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
-  if (!std::strcmp(argv[1], "--version")) {
+  if (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version")) {
     fmt::print("reviewsd {}\n", REVIEWSD_VERSION);
     return 0;
   }
@@ -48,10 +51,10 @@ int main(int argc, char** argv) {
     try {
       return s.run(argc - 2, argv + 2);
     } catch (const server::UsageError& e) {
-      fmt::print(stderr, "reviewsd {}: {}\n", s.name, e.what());
+      server::print_error(fmt::format("reviewsd {}: {}", s.name, e.what()));
       return 2;
     } catch (const std::exception& e) {
-      fmt::print(stderr, "reviewsd {}: {}\n", s.name, e.what());
+      server::print_error(fmt::format("reviewsd {}: {}", s.name, e.what()));
       return 1;
     }
   }
