@@ -1,12 +1,12 @@
 #include "db/pg.h"
 
+#include "db/log.h"
+
 #include <fmt/format.h>
 
 namespace db {
 
 namespace {
-void ignore_notice(void*, const char*) {}
-
 std::string trimmed_error(PGconn* conn) {
   std::string msg = PQerrorMessage(conn);
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
@@ -112,5 +112,24 @@ std::string mask_conninfo(std::string_view conninfo) {
   }
   return s;
 }
+
+// --- log helpers (db/log.h) ---
+
+std::string trimmed(const char* msg) {
+  std::string s;
+  for (const char* p = msg ? msg : ""; *p; ++p) {
+    if (*p == '\n' || *p == '\t' || *p == '\r') {
+      if (!s.empty() && s.back() != ' ') s.push_back(' ');
+    } else {
+      s.push_back(*p);
+    }
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::string conn_error(PGconn* pg) { return pg ? trimmed(PQerrorMessage(pg)) : "no connection"; }
+
+void ignore_notice(void*, const char*) {}
 
 }  // namespace db

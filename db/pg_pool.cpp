@@ -15,6 +15,8 @@
 //   `generation` tells a loop that its connection was closed under it.
 #include "db/pg_pool.h"
 
+#include "db/log.h"
+
 #include <fmt/format.h>
 #include <sys/epoll.h>
 
@@ -57,32 +59,7 @@ constexpr milliseconds kMinStuck = 5s;
 // The protocol's limit on parameters per statement (a 16-bit count).
 constexpr std::size_t kMaxParams = 65535;
 
-void ignore_notice(void*, const char*) {}
 
-template <typename... Args>
-void log_line(fmt::format_string<Args...> f, Args&&... args) {
-  std::string line = "reviewsd: db: ";
-  fmt::format_to(std::back_inserter(line), f, std::forward<Args>(args)...);
-  line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stderr);  // unbuffered: one write(2), never torn
-}
-
-// libpq's messages end in a newline and may span lines ("...failed: ...\n\tIs the server
-// running...?"): one line each, for logs and for callers.
-std::string trimmed(const char* msg) {
-  std::string s;
-  for (const char* p = msg ? msg : ""; *p; ++p) {
-    if (*p == '\n' || *p == '\t' || *p == '\r') {
-      if (!s.empty() && s.back() != ' ') s.push_back(' ');
-    } else {
-      s.push_back(*p);
-    }
-  }
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
-std::string conn_error(PGconn* pg) { return pg ? trimmed(PQerrorMessage(pg)) : "no connection"; }
 
 // An error of severity FATAL or PANIC ends the session (pg_terminate_backend: FATAL 57P01, a
 // shutdown, a crash): the query did not fail, its connection did. The SQLSTATE alone cannot

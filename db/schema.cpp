@@ -52,8 +52,60 @@ CREATE TABLE related (
 );
 )sql";
 
+// Cache coherence across instances (cache/README.md): every change to the data a GET answers
+// from sends NOTIFY reviewsd_invalidate with the product id, whatever made the change (reviewsd,
+// psql, another service); TRUNCATE sends '*' (everything). Every reviewsd LISTENs and drops what
+// it cached for that product. Row triggers fire per row, but PostgreSQL delivers a payload once
+// per transaction, so a review with its photos and ratings is one notification. Bulk loads
+// (`reviewsd load`) disable them and rely on the TRUNCATE's '*'.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE FUNCTION reviewsd_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  ids integer[] := '{}';
+BEGIN
+  IF TG_TABLE_NAME IN ('reviews', 'characteristics') THEN
+    IF TG_OP <> 'DELETE' THEN ids := ids || NEW.product_id; END IF;
+    IF TG_OP <> 'INSERT' THEN ids := ids || OLD.product_id; END IF;
+  ELSIF TG_TABLE_NAME = 'related' THEN
+    IF TG_OP <> 'DELETE' THEN ids := ids || NEW.current_product_id; END IF;
+    IF TG_OP <> 'INSERT' THEN ids := ids || OLD.current_product_id; END IF;
+  ELSE  -- reviews_photos, characteristic_reviews: the product of their review
+    IF TG_OP <> 'DELETE' THEN
+      ids := ids || (SELECT product_id FROM reviews WHERE id = NEW.review_id);
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+      ids := ids || (SELECT product_id FROM reviews WHERE id = OLD.review_id);
+    END IF;
+  END IF;
+  PERFORM pg_notify('reviewsd_invalidate', id::text) FROM unnest(ids) AS id WHERE id IS NOT NULL;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION reviewsd_notify_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('reviewsd_invalidate', '*');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER reviewsd_notify AFTER INSERT OR UPDATE OR DELETE ON reviews
+  FOR EACH ROW EXECUTE FUNCTION reviewsd_notify_change();
+CREATE TRIGGER reviewsd_notify AFTER INSERT OR UPDATE OR DELETE ON reviews_photos
+  FOR EACH ROW EXECUTE FUNCTION reviewsd_notify_change();
+CREATE TRIGGER reviewsd_notify AFTER INSERT OR UPDATE OR DELETE ON characteristics
+  FOR EACH ROW EXECUTE FUNCTION reviewsd_notify_change();
+CREATE TRIGGER reviewsd_notify AFTER INSERT OR UPDATE OR DELETE ON characteristic_reviews
+  FOR EACH ROW EXECUTE FUNCTION reviewsd_notify_change();
+CREATE TRIGGER reviewsd_notify AFTER INSERT OR UPDATE OR DELETE ON related
+  FOR EACH ROW EXECUTE FUNCTION reviewsd_notify_change();
+CREATE TRIGGER reviewsd_notify_truncate AFTER TRUNCATE ON reviews
+  FOR EACH STATEMENT EXECUTE FUNCTION reviewsd_notify_truncate();
+CREATE TRIGGER reviewsd_notify_truncate AFTER TRUNCATE ON characteristics
+  FOR EACH STATEMENT EXECUTE FUNCTION reviewsd_notify_truncate();
+CREATE TRIGGER reviewsd_notify_truncate AFTER TRUNCATE ON related
+  FOR EACH STATEMENT EXECUTE FUNCTION reviewsd_notify_truncate();
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "tables of the Atelier data set", kSchemaV1},
+    {2, "NOTIFY reviewsd_invalidate on every change (cache coherence)", kSchemaV2},
 };
 
 // Why each index exists (db/README.md has the measurements):

@@ -11,6 +11,7 @@ packages=(
   clang libclang-rt-14-dev      # libFuzzer targets and TSan
   wrk nginx-light               # bench references: load generator and the HTTP ceiling
   python3 procps iproute2 systemd curl
+  prometheus                    # promtool: the tests check GET /metrics with the real parser
 )
 
 missing=()

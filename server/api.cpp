@@ -1,17 +1,23 @@
 #include "server/api.h"
 
+#include "cache/response_cache.h"
+#include "db/pg_listener.h"
 #include "db/pg_pool.h"
 #include "db/statements.h"
 #include "protocol/etag.h"
+#include "protocol/gzip.h"
 #include "protocol/query.h"
 #include "server/api_json.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/reactor.h"
 #include "server/reactor_loop.h"
 #include "server/review_input.h"
 
+#include <atomic>
 #include <charconv>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -26,12 +32,150 @@ constexpr std::int32_t kMaxCount = 1000;
 // would only add load while the database is struggling.
 constexpr std::string_view kRetryAfterSeconds = "1";
 
+struct ApiContext;
+
+// One per process: the response cache and what every reactor reads of the options.
+struct ApiShared {
+  ApiShared(const DbOptions& db, const CacheOptions& options)
+      : db(db), options(options), cache(cache_options(options)) {}
+  static cache::Options cache_options(const CacheOptions& o) {
+    cache::Options c;
+    c.max_bytes = o.max_bytes;
+    c.ttl_ms = o.ttl.count();
+    return c;
+  }
+  const DbOptions& db;
+  const CacheOptions& options;
+  cache::ResponseCache cache;
+  std::mutex contexts_mu;  // guards `contexts` (reactors come and go; scrapes read them)
+  std::vector<ApiContext*> contexts;
+};
+
+// A reactor's pool statistics, copied once per second by the reactor for GET /metrics (a pool
+// is only ever touched on its own thread).
+struct PoolSnapshot {
+  std::atomic<std::uint64_t> queries{0}, outstanding{0}, errors{0}, unavailable{0}, timeouts{0},
+      overloaded{0}, retries{0}, connections_up{0}, connections_total{0}, primary_up{0},
+      listening{0}, listen_connects{0};
+};
+// How often each reactor refreshes its PoolSnapshot.
+constexpr std::chrono::milliseconds kPoolSnapshotInterval{1000};
+
 // One per reactor, owned by the hooks and found through Reactor::user_data().
 struct ApiContext {
-  ApiContext(Reactor& reactor, db::PoolOptions opts) : loop(reactor), pool(loop, std::move(opts)) {}
+  ApiContext(Reactor& reactor, db::PoolOptions opts, ApiShared& shared)
+      : loop(reactor), pool(loop, std::move(opts)), shared(shared) {}
   ReactorLoop loop;
   db::PgPool pool;
+  ApiShared& shared;
+  std::unique_ptr<db::PgListener> listener;  // reactor 0 only: one LISTEN per process
+  PoolSnapshot snapshot;
+  std::uint64_t snapshot_timer = 0;
+
+  void take_snapshot() {
+    const db::PoolStats st = pool.stats();
+    const auto set = [](std::atomic<std::uint64_t>& a, std::uint64_t v) {
+      a.store(v, std::memory_order_relaxed);
+    };
+    set(snapshot.queries, st.queries);
+    set(snapshot.outstanding, st.outstanding);
+    set(snapshot.errors, st.errors);
+    set(snapshot.unavailable, st.unavailable);
+    set(snapshot.timeouts, st.timeouts);
+    set(snapshot.overloaded, st.overloaded);
+    set(snapshot.retries, st.retries);
+    set(snapshot.connections_up, st.connections_up);
+    set(snapshot.connections_total, st.connections_total);
+    set(snapshot.primary_up, st.primary_up ? 1 : 0);
+    if (listener) {
+      set(snapshot.listening, listener->listening() ? 1 : 0);
+      set(snapshot.listen_connects, listener->connects());
+    }
+  }
+  void snapshot_every_second() {
+    take_snapshot();
+    snapshot_timer = loop.call_after(kPoolSnapshotInterval, [this] { snapshot_every_second(); });
+  }
 };
+
+void collect_metrics(ApiShared& shared, std::string& out) {
+  using db::PoolStats;
+  const cache::Stats c = shared.cache.stats();
+  struct Row {
+    std::string_view name, type, help;
+    std::uint64_t value;
+  };
+  const Row cache_rows[] = {
+      {"reviewsd_cache_hits_total", "counter", "Responses served from the cache.", c.hits},
+      {"reviewsd_cache_misses_total", "counter", "Lookups that led a database query.", c.misses},
+      {"reviewsd_cache_coalesced_total", "counter",
+       "Lookups that waited for a query already in flight (single flight).", c.coalesced},
+      {"reviewsd_cache_stale_total", "counter",
+       "Entries dropped when met: invalidated or past their TTL.", c.stale},
+      {"reviewsd_cache_evictions_total", "counter", "Entries evicted to stay within --cache-mb.",
+       c.evictions},
+      {"reviewsd_cache_insertions_total", "counter", "Entries stored.", c.insertions},
+      {"reviewsd_cache_rejected_total", "counter",
+       "Results not stored: stale when done, or too large.", c.rejected},
+      {"reviewsd_cache_invalidations_total", "counter",
+       "Products invalidated (writes here, or NOTIFY from anywhere).", c.invalidations},
+      {"reviewsd_cache_flushes_total", "counter",
+       "Whole-cache invalidations (LISTEN (re)connected, bulk load).", c.invalidations_all},
+      {"reviewsd_cache_entries", "gauge", "Entries held.", c.entries},
+      {"reviewsd_cache_bytes", "gauge", "Bytes held, as charged to --cache-mb.", c.bytes},
+  };
+  for (const Row& r : cache_rows) append_metric(out, r.name, r.type, r.help, r.value);
+
+  PoolStats sum;
+  std::uint64_t listening = 0, listen_connects = 0;
+  {
+    std::lock_guard lock(shared.contexts_mu);
+    for (const ApiContext* ctx : shared.contexts) {
+      const PoolSnapshot& p = ctx->snapshot;
+      const auto get = [](const std::atomic<std::uint64_t>& a) {
+        return a.load(std::memory_order_relaxed);
+      };
+      sum.queries += get(p.queries);
+      sum.outstanding += get(p.outstanding);
+      sum.errors += get(p.errors);
+      sum.unavailable += get(p.unavailable);
+      sum.timeouts += get(p.timeouts);
+      sum.overloaded += get(p.overloaded);
+      sum.retries += get(p.retries);
+      sum.connections_up += static_cast<unsigned>(get(p.connections_up));
+      sum.connections_total += static_cast<unsigned>(get(p.connections_total));
+      sum.primary_up = sum.primary_up || get(p.primary_up) != 0;
+      listening += get(p.listening);
+      listen_connects += get(p.listen_connects);
+    }
+  }
+  const Row db_rows[] = {
+      {"reviewsd_db_queries_total", "counter",
+       "Queries issued (refused ones included); refreshed every second.", sum.queries},
+      {"reviewsd_db_queries_in_flight", "gauge", "Queries queued or in flight, all reactors.",
+       sum.outstanding},
+      {"reviewsd_db_errors_total", "counter", "Queries the server failed.", sum.errors},
+      {"reviewsd_db_unavailable_total", "counter", "Queries no connection could run (503).",
+       sum.unavailable},
+      {"reviewsd_db_timeouts_total", "counter", "Queries past their deadline (503).",
+       sum.timeouts},
+      {"reviewsd_db_overloaded_total", "counter",
+       "Queries refused at once: too many outstanding (503).", sum.overloaded},
+      {"reviewsd_db_retries_total", "counter", "Reads retried after their connection was lost.",
+       sum.retries},
+      {"reviewsd_db_connections_up", "gauge", "Pool connections up and prepared.",
+       sum.connections_up},
+      {"reviewsd_db_connections", "gauge", "Pool connections configured.",
+       sum.connections_total},
+      {"reviewsd_db_primary_up", "gauge", "1 while the primary answers.",
+       sum.primary_up ? 1u : 0u},
+      {"reviewsd_db_listen_up", "gauge", "1 while the LISTEN connection (cache coherence) is up.",
+       listening},
+      {"reviewsd_db_listen_connects_total", "counter",
+       "Times LISTEN took effect (each one after the first flushed the cache).", listen_connects},
+  };
+  for (const Row& r : db_rows) append_metric(out, r.name, r.type, r.help, r.value);
+}
 
 ApiContext* context(Reactor& reactor) { return static_cast<ApiContext*>(reactor.user_data()); }
 
@@ -88,14 +232,133 @@ bool check_result(Responder& res, db::QueryResult& r, std::string_view route) {
   return false;
 }
 
-// 200 with a strong ETag, or 304 when the client already has this representation.
-void send_json(Responder& res, const std::string& body, const std::string& if_none_match) {
-  const std::string etag = protocol::strong_etag(body);
+// --- cacheable reads -----------------------------------------------------------------------------
+//
+// A GET's answer is made once as a cache::CachedResponse (head lines and body, plus a gzip
+// variant when worth it) and sent from there, whether it came from the cache or just from the
+// database. Misses of one key share one query (single flight); see cache/README.md.
+
+constexpr std::string_view kChannel = "reviewsd_invalidate";
+
+void append_head(std::string& out, std::string_view etag, std::size_t length, bool gzip) {
+  out += "Content-Type: ";
+  out += kJson;
+  out += "\r\nETag: ";
+  out += etag;
+  out += "\r\nVary: Accept-Encoding\r\n";
+  if (gzip) out += "Content-Encoding: gzip\r\n";
+  out += "Content-Length: ";
+  out += decimal(static_cast<std::int64_t>(length));
+  out += "\r\n\r\n";
+}
+
+// Adds the gzip variant when the body is large enough and actually shrinks. Its strong ETag
+// differs from the plain one (RFC 9110 §8.8.3: one per representation).
+void add_gzip(cache::CachedResponse& r) {
+  if (r.body.size() < protocol::kGzipMinBytes) return;
+  std::string gz = protocol::gzip_compress(r.body);
+  if (gz.size() >= r.body.size()) return;
+  r.gz_etag = r.etag;
+  r.gz_etag.insert(r.gz_etag.size() - 1, "-gzip");
+  append_head(r.gz_head, r.gz_etag, gz.size(), true);
+  r.gz_body = std::move(gz);
+}
+
+cache::ResponsePtr make_response(std::string body, bool with_gzip) {
+  auto r = std::make_shared<cache::CachedResponse>();
+  r->etag = protocol::strong_etag(body);
+  append_head(r->head, r->etag, body.size(), false);
+  r->body = std::move(body);
+  // Compressed when the first client to ask for it wants it, not for every miss: a client that
+  // never sends Accept-Encoding (a benchmark, a backend service) does not pay for deflate.
+  if (with_gzip) add_gzip(*r);
+  return r;
+}
+
+// What the client asked for beyond the resource itself.
+struct ClientPrefs {
+  bool gzip = false;
+  std::string if_none_match;
+};
+
+// 200 from `r`, or 304 when the client already has this representation.
+void answer(Responder& res, bool gzip, std::string_view if_none_match, cache::ResponsePtr r) {
+  if (!r) return unavailable(res);  // the query this request waited on failed
+  const bool gz = gzip && r->has_gzip();
+  const std::string& etag = gz ? r->gz_etag : r->etag;
   if (!if_none_match.empty() && protocol::etag_matches(if_none_match, etag)) {
-    res.send(304, "", "", {{"ETag", etag}});
-    return;
+    return res.send(304, "", "", {{"ETag", etag}, {"Vary", "Accept-Encoding"}});
   }
-  res.send(200, kJson, body, {{"ETag", etag}});
+  res.send_cached(std::move(r), gz);
+}
+void answer(Responder& res, const ClientPrefs& prefs, cache::ResponsePtr r) {
+  answer(res, prefs.gzip, prefs.if_none_match, std::move(r));
+}
+
+// A request waiting for a response: its own query's, or another request's (single flight),
+// possibly finished on another reactor.
+struct Waiting {
+  Waiting(Responder r, ClientPrefs p) : res(std::move(r)), prefs(std::move(p)), home(&res.reactor()) {}
+  ~Waiting() {
+    // Destroyed elsewhere (a flight abandoned at shutdown): the connection is not ours to touch.
+    if (!home->in_own_thread()) res.abandon();
+  }
+  Responder res;
+  ClientPrefs prefs;
+  Reactor* home;
+};
+
+// A query leading a flight. If its callback is destroyed without running (the pool destroyed at
+// shutdown), the flight still ends, so no waiter is left hanging.
+struct Flight {
+  Flight(cache::ResponseCache& c, std::string k, std::int32_t p, std::uint64_t id, cache::Stamp s)
+      : cache(&c), key(std::move(k)), product(p), id(id), stamp(s) {}
+  Flight(Flight&& o) noexcept
+      : cache(std::exchange(o.cache, nullptr)),
+        key(std::move(o.key)),
+        product(o.product),
+        id(o.id),
+        stamp(o.stamp) {}
+  Flight& operator=(Flight&&) = delete;
+  ~Flight() {
+    if (cache) cache->complete(key, product, id, stamp, nullptr, 0);
+  }
+  void complete(cache::ResponsePtr r, std::int64_t now_ms) {
+    if (auto* c = std::exchange(cache, nullptr)) c->complete(key, product, id, stamp, std::move(r), now_ms);
+  }
+  cache::ResponseCache* cache;
+  std::string key;
+  std::int32_t product;
+  std::uint64_t id;
+  cache::Stamp stamp;
+};
+
+// One cacheable GET: its canonical key (parameters that do not change the answer are not part
+// of it), its product, its query and how rows become the body.
+struct Read {
+  enum class Kind : std::uint8_t { Reviews, Meta, Related };
+  Kind kind;
+  std::int32_t product;
+  std::int32_t page0 = 0, count = 0;  // Reviews
+  db::sql::Statement stmt;
+  std::string_view route;  // for logs
+  std::string key;
+};
+
+std::string render(const Read& read, const PGresult* rows) {
+  std::string body;
+  switch (read.kind) {
+    case Read::Kind::Reviews:
+      api::append_reviews_body(body, read.product, read.page0, read.count, rows);
+      break;
+    case Read::Kind::Meta:
+      api::append_meta_body(body, read.product, rows);
+      break;
+    case Read::Kind::Related:
+      api::append_related_body(body, rows);
+      break;
+  }
+  return body;
 }
 
 // The pool of the reactor this request runs on, or nullptr (and a 503) when serving without
@@ -109,6 +372,69 @@ db::PgPool* pool_for(Responder& res) {
   return &ctx->pool;
 }
 
+// Answers `read` from the cache, or joins the query already in flight for it, or runs it.
+void serve_read(const protocol::Request& req, Responder res, Read read) {
+  ApiContext* ctx = context(res.reactor());
+  if (!ctx) return unavailable(res);
+  ApiShared& shared = ctx->shared;
+  const std::int64_t now = res.reactor().now_ms();
+  const bool gzip = protocol::accepts_gzip(req.header("Accept-Encoding"));
+  // The common case first, with nothing allocated: a fresh entry in the form the client takes.
+  if (auto hit = shared.cache.find(read.key, read.product, now);
+      hit && (!gzip || hit->has_gzip() || hit->body.size() < protocol::kGzipMinBytes)) {
+    return answer(res, gzip, req.header("If-None-Match"), std::move(hit));
+  }
+  auto waiting = std::make_shared<Waiting>(
+      std::move(res), ClientPrefs{gzip, std::string(req.header("If-None-Match"))});
+  cache::ResponseCache::Waiter waiter = [waiting](cache::ResponsePtr r) {
+    Reactor& home = *waiting->home;
+    if (home.in_own_thread()) return answer(waiting->res, waiting->prefs, r);
+    home.post([waiting, r = std::move(r)] { answer(waiting->res, waiting->prefs, r); });
+  };
+  auto found = shared.cache.lookup(read.key, read.product, now, waiter);
+  using Kind = cache::ResponseCache::Lookup::Kind;
+  if (found.kind == Kind::Wait) return;
+  if (found.kind == Kind::Hit) {
+    cache::ResponsePtr r = std::move(found.response);
+    if (waiting->prefs.gzip && !r->has_gzip() && r->body.size() >= protocol::kGzipMinBytes) {
+      // The entry was made for a client without gzip: add the variant once, for everyone.
+      auto with_gzip = std::make_shared<cache::CachedResponse>(*r);
+      add_gzip(*with_gzip);
+      shared.cache.upgrade(read.key, r, with_gzip);
+      r = std::move(with_gzip);
+    }
+    return answer(waiting->res, waiting->prefs, r);
+  }
+  // Lead. A product written within the read-your-writes window is read from the primary: a
+  // replica may not have replayed the write yet, and its answer would be cached as current.
+  const auto window = shared.options.read_your_writes.count();
+  const bool recent = shared.cache.last_invalidated_ms(read.product) > now - window;
+  const auto route = recent ? db::Route::Write : db::Route::Read;
+  std::vector<std::string> params{decimal(read.product)};
+  if (read.kind == Read::Kind::Reviews) {
+    params.push_back(decimal(read.count));
+    params.push_back(decimal(read.page0));
+  }
+  const auto stmt = read.stmt;
+  Flight flight(shared.cache, read.key, read.product, found.flight, found.stamp);
+  ctx->pool.query(route, stmt, std::move(params),
+                  [ctx, waiting, flight = std::move(flight),
+                   read = std::move(read)](db::QueryResult& r) mutable {
+                    const std::int64_t done = ctx->loop.reactor().now_ms();
+                    if (!check_result(waiting->res, r, read.route)) return flight.complete(nullptr, done);
+                    cache::ResponsePtr response =
+                        make_response(render(read, r.result.get()), waiting->prefs.gzip);
+                    flight.complete(response, done);  // wakes the waiters, stores if still fresh
+                    answer(waiting->res, waiting->prefs, response);
+                  });
+}
+
+std::string cache_key(char kind, std::int32_t product) {
+  std::string key(1, kind);
+  key += decimal(product);
+  return key;
+}
+
 void get_reviews(const protocol::Request& req, const RouteParams& params, Responder res) {
   const protocol::QueryString q(req.query);
   const auto pid = product_id(params, q);
@@ -120,50 +446,46 @@ void get_reviews(const protocol::Request& req, const RouteParams& params, Respon
   std::int32_t page = 1;
   if (const auto v = q.get("page")) page = protocol::parse_positive_int(*v).value_or(1);
   const auto sort = q.get("sort");
-  const auto stmt = sort == "newest"    ? db::sql::kReviewsNewest
-                    : sort == "helpful" ? db::sql::kReviewsHelpful
-                                        : db::sql::kReviewsRelevant;
-  db::PgPool* pool = pool_for(res);
-  if (!pool) return;
-  const std::int32_t page0 = page - 1;
-  pool->query(db::Route::Read, stmt, {decimal(*pid), decimal(count), decimal(page0)},
-              [res = std::move(res), pid = *pid, page0, count,
-               inm = std::string(req.header("If-None-Match"))](db::QueryResult& r) mutable {
-                if (!check_result(res, r, "GET /reviews")) return;
-                std::string body;
-                api::append_reviews_body(body, pid, page0, count, r.result.get());
-                send_json(res, body, inm);
-              });
+  char sort_code = 'r';
+  auto stmt = db::sql::kReviewsRelevant;
+  if (sort == "newest") {
+    sort_code = 'n';
+    stmt = db::sql::kReviewsNewest;
+  } else if (sort == "helpful") {
+    sort_code = 'h';
+    stmt = db::sql::kReviewsHelpful;
+  }
+  Read read{Read::Kind::Reviews, *pid, page - 1, count, stmt, "GET /reviews", {}};
+  // r<sort><product>/<page0>/<count>: "/reviews?product_id=007&count=5" and
+  // "/reviews?count=5&product_id=7&unknown=1" are one entry.
+  read.key = cache_key(sort_code, *pid);
+  read.key += '/';
+  read.key += decimal(read.page0);
+  read.key += '/';
+  read.key += decimal(count);
+  serve_read(req, std::move(res), std::move(read));
 }
 
 void get_meta(const protocol::Request& req, const RouteParams& params, Responder res) {
   const auto pid = product_id(params, protocol::QueryString(req.query));
   if (!pid) return invalid_product(res);
-  db::PgPool* pool = pool_for(res);
-  if (!pool) return;
-  pool->query(db::Route::Read, db::sql::kMeta, {decimal(*pid)},
-              [res = std::move(res), pid = *pid,
-               inm = std::string(req.header("If-None-Match"))](db::QueryResult& r) mutable {
-                if (!check_result(res, r, "GET /reviews/meta")) return;
-                std::string body;
-                api::append_meta_body(body, pid, r.result.get());
-                send_json(res, body, inm);
-              });
+  serve_read(req, std::move(res),
+             Read{Read::Kind::Meta, *pid, 0, 0, db::sql::kMeta, "GET /reviews/meta",
+                  cache_key('m', *pid)});
 }
 
 void get_related(const protocol::Request& req, const RouteParams& params, Responder res) {
   const auto pid = product_id(params, protocol::QueryString(req.query));
   if (!pid) return invalid_product(res);
-  db::PgPool* pool = pool_for(res);
-  if (!pool) return;
-  pool->query(db::Route::Read, db::sql::kRelated, {decimal(*pid)},
-              [res = std::move(res),
-               inm = std::string(req.header("If-None-Match"))](db::QueryResult& r) mutable {
-                if (!check_result(res, r, "GET /products/:id/related")) return;
-                std::string body;
-                api::append_related_body(body, r.result.get());
-                send_json(res, body, inm);
-              });
+  serve_read(req, std::move(res),
+             Read{Read::Kind::Related, *pid, 0, 0, db::sql::kRelated,
+                  "GET /products/:id/related", cache_key('p', *pid)});
+}
+
+// A committed write to `product`: every cached answer about it is stale from now on.
+void invalidate(Responder& res, std::int32_t product) {
+  if (ApiContext* ctx = context(res.reactor()))
+    ctx->shared.cache.invalidate(product, res.reactor().now_ms());
 }
 
 // PostgreSQL array literals for the insert's array parameters.
@@ -219,11 +541,13 @@ void post_review(const protocol::Request& req, const RouteParams&, Responder res
       int_array(review.characteristics, [](const auto& p) { return p.first; }),
       int_array(review.characteristics, [](const auto& p) { return p.second; })};
   pool->query(db::Route::Write, db::sql::kInsertReview, std::move(params),
-              [res = std::move(res)](db::QueryResult& r) mutable {
+              [res = std::move(res), product = review.product_id](db::QueryResult& r) mutable {
                 if (!check_result(res, r, "POST /reviews")) return;
                 if (PQntuples(r.result.get()) != 1 || PQgetisnull(r.result.get(), 0, 0)) {
                   return res.send_text(422, "Error: invalid characteristics provided");
                 }
+                // Before the 201 leaves: the client's next GET must see its review.
+                invalidate(res, product);
                 res.send_text(201, "Created");
               });
 }
@@ -239,6 +563,9 @@ void put_review(const RouteParams& params, Responder res, db::sql::Statement stm
                 if (!check_result(res, r, "PUT /reviews/:id")) return;
                 if (PQntuples(r.result.get()) == 0)
                   return res.send_text(404, "Error: review not found");
+                // RETURNING product_id: the product whose cached answers just went stale.
+                if (const auto pid = protocol::parse_positive_int(PQgetvalue(r.result.get(), 0, 0)))
+                  invalidate(res, *pid);
                 res.send(204, "", "");
               });
 }
@@ -272,10 +599,13 @@ void add_api_routes(Router& router) {
   router.add(Method::Get, "/readyz", get_readyz);
 }
 
-ReactorHooks api_reactor_hooks(const DbOptions& db) {
+ReactorHooks api_reactor_hooks(const DbOptions& db, const CacheOptions& cache) {
   ReactorHooks hooks;
   if (db.primary.empty()) return hooks;
-  hooks.on_start = [&db](Reactor& reactor) {
+  // Shared by every reactor; lives as long as the hooks (the whole run_server call).
+  auto shared = std::make_shared<ApiShared>(db, cache);
+  hooks.on_start = [shared](Reactor& reactor) {
+    const DbOptions& db = shared->db;
     db::PoolOptions opts;
     opts.primary = db.primary;
     opts.replicas = db.replicas;
@@ -284,11 +614,40 @@ ReactorHooks api_reactor_hooks(const DbOptions& db) {
     opts.max_outstanding = db.max_outstanding;
     opts.pipeline = db.pipeline;
     opts.statements = db::sql::statements();
-    reactor.set_user_data(new ApiContext(reactor, std::move(opts)));
+    auto ctx = std::make_unique<ApiContext>(reactor, std::move(opts), *shared);
+    if (reactor.index() == 0) {
+      // Writes by other instances (or by anyone, with psql) reach the cache through NOTIFY.
+      cache::ResponseCache* c = &shared->cache;
+      Reactor* r = &reactor;
+      ctx->listener = std::make_unique<db::PgListener>(
+          ctx->loop, db.primary, std::string(kChannel),
+          db::PgListener::Callbacks{
+              [c, r](std::string_view payload) {
+                const auto pid = protocol::parse_positive_int(payload);
+                if (pid) return c->invalidate(*pid, r->now_ms());
+                c->invalidate_all();  // '*' (TRUNCATE, a bulk load) or anything unexpected
+              },
+              // Notifications sent while the connection was down are lost: forget everything.
+              [c] { c->invalidate_all(); }});
+    }
+    ctx->snapshot_every_second();
+    {
+      std::lock_guard lock(shared->contexts_mu);
+      shared->contexts.push_back(ctx.get());
+    }
+    reactor.set_user_data(ctx.release());
   };
-  hooks.on_stop = [](Reactor& reactor) {
-    delete context(reactor);
+  hooks.on_stop = [shared](Reactor& reactor) {
+    ApiContext* ctx = context(reactor);
+    {
+      std::lock_guard lock(shared->contexts_mu);
+      std::erase(shared->contexts, ctx);
+    }
+    delete ctx;
     reactor.set_user_data(nullptr);
+  };
+  hooks.on_metrics = [shared](Metrics& metrics) {
+    metrics.add_collector([shared](std::string& out) { collect_metrics(*shared, out); });
   };
   return hooks;
 }

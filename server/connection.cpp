@@ -4,6 +4,7 @@
 
 #include "protocol/error_reply.h"
 #include "protocol/response_writer.h"
+#include "server/access_log.h"
 #include "server/log.h"
 #include "server/socket.h"
 #include "server/worker.h"
@@ -11,13 +12,21 @@
 #include <sys/epoll.h>
 #include <sys/uio.h>
 
+#include <ctime>
 #include <exception>
 
 namespace server {
 
 namespace {
-// iovecs per writev: one per ready response; 64 covers the deepest pipeline in one call.
-constexpr int kMaxIov = 64;
+// iovecs per writev: up to three per ready response (head, cached head, cached body); 96 covers a
+// pipeline of 32 cached responses in one call.
+constexpr int kMaxIov = 96;
+
+std::int64_t now_us() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // vDSO: no system call
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
 }  // namespace
 
 Connection::Connection(Worker& worker, int fd, std::uint32_t index, std::uint32_t generation)
@@ -35,6 +44,7 @@ Connection::~Connection() {
 // --- start -------------------------------------------------------------------------------------
 
 void Connection::start() {
+  if (AccessLog::enabled()) peer_ = AccessLog::peer_of(fd_);
   interest_ = EPOLLIN;
   worker_.reactor().add(fd_, interest_, this);
   worker_.arm_timer(*this, TimerKind::Head);  // a client must send a request soon after connecting
@@ -71,6 +81,7 @@ void Connection::on_readable() {
     case Io::Failed:
       return close_soon(CloseReason::IoError);
   }
+  worker_.metrics().bytes_in.add(n);
   // One read per readiness event (level-triggered): a busy client cannot starve the others.
   consume({worker_.read_buffer(), n});
 }
@@ -106,9 +117,14 @@ void Connection::dispatch(const protocol::Request& req) {
   if (timer_kind_ == TimerKind::Head) Worker::disarm_timer(*this);
   const bool keep_alive = req.keep_alive && !draining_;
   if (!keep_alive) stop_reading_ = true;
-  push_slot(req.method == protocol::Method::Head, keep_alive, req.version_minor == 0);
-  Responder res(&worker_, index_, generation_, first_seq_ + queue_.size() - 1);
   const auto m = worker_.router().find(req.method, req.path);
+  Slot& slot =
+      push_slot(req.method == protocol::Method::Head, keep_alive, req.version_minor == 0, m.route);
+  if (AccessLog::enabled()) {
+    slot.log_method = req.method_name;
+    slot.log_target = req.target;
+  }
+  Responder res(&worker_, index_, generation_, first_seq_ + queue_.size() - 1);
   switch (m.outcome) {
     case Router::Outcome::Found:
       try {
@@ -134,8 +150,11 @@ void Connection::dispatch(const protocol::Request& req) {
   }
 }
 
-Connection::Slot& Connection::push_slot(bool head_only, bool keep_alive, bool http10) {
+Connection::Slot& Connection::push_slot(bool head_only, bool keep_alive, bool http10,
+                                        std::size_t route) {
   Slot& s = queue_.emplace_back();
+  s.route = route;
+  s.start_us = now_us();
   s.bytes = worker_.take_buffer();
   s.head_only = head_only;
   s.keep_alive = keep_alive;
@@ -146,26 +165,55 @@ Connection::Slot& Connection::push_slot(bool head_only, bool keep_alive, bool ht
 // A request we refuse before routing (parse error, head timeout): answer, then close.
 void Connection::reply_error(int status, std::string_view body) {
   stop_reading_ = true;
-  push_slot(false, false, false);
+  push_slot(false, false, false, worker_.router().route_count());
   fill(first_seq_ + queue_.size() - 1, status, kText, body, {});
 }
 
 // --- fill (now or later, from a handler) -------------------------------------------------------
 
-void Connection::fill(std::uint64_t seq, int status, std::string_view content_type,
-                      std::string_view body, std::initializer_list<ResponseHeader> headers) {
-  if (closing_ || seq < first_seq_ || seq - first_seq_ >= queue_.size()) return;
+// The slot of `seq` if it still waits for its response (not sent, connection not closing).
+Connection::Slot* Connection::slot_to_fill(std::uint64_t seq) noexcept {
+  if (closing_ || seq < first_seq_ || seq - first_seq_ >= queue_.size()) return nullptr;
   Slot& s = queue_[seq - first_seq_];
-  if (s.ready) return;
+  if (s.ready) return nullptr;
   // Draining: the last response we will send says so.
   if (draining_ && stop_reading_ && seq - first_seq_ + 1 == queue_.size()) s.keep_alive = false;
+  return &s;
+}
+
+void Connection::fill(std::uint64_t seq, int status, std::string_view content_type,
+                      std::string_view body, std::initializer_list<ResponseHeader> headers) {
+  Slot* slot = slot_to_fill(seq);
+  if (!slot) return;
+  Slot& s = *slot;
   const protocol::ResponseContext ctx{worker_.date(), worker_.options().cors_origin, s.head_only,
                                       s.keep_alive, s.http10};
   protocol::ResponseWriter w(s.bytes, ctx);
   w.start(status);
   for (const auto& h : headers) w.header(h.name, h.value);
   w.finish(content_type, body);
+  slot_ready(s, status);
+}
+
+void Connection::fill_cached(std::uint64_t seq, cache::ResponsePtr response, bool gzip) {
+  Slot* slot = slot_to_fill(seq);
+  if (!slot) return;
+  Slot& s = *slot;
+  const protocol::ResponseContext ctx{worker_.date(), worker_.options().cors_origin, s.head_only,
+                                      s.keep_alive, s.http10};
+  protocol::ResponseWriter w(s.bytes, ctx);
+  w.start(200);  // status line and the per-connection headers; the rest is shared
+  s.shared_head = gzip ? response->gz_head : response->head;
+  if (!s.head_only) s.shared_body = gzip ? response->gz_body : response->body;
+  s.shared = std::move(response);
+  slot_ready(s, 200);
+}
+
+void Connection::slot_ready(Slot& s, int status) {
   s.ready = true;
+  const std::int64_t took = now_us() - s.start_us;
+  worker_.metrics().request(s.route, status, took);
+  AccessLog::record(worker_.reactor(), s.log_method, s.log_target, status, s.size(), took, peer_);
   if (!in_consume_) after_io();  // a late (asynchronous) answer goes out now
 }
 
@@ -196,10 +244,18 @@ void Connection::flush() {
   while (!queue_.empty() && queue_.front().ready) {
     iovec iov[kMaxIov];
     int cnt = 0;
-    for (std::size_t i = 0; i < queue_.size() && cnt < kMaxIov && queue_[i].ready; ++i) {
-      const std::size_t off = i == 0 ? sent_ : 0;
-      iov[cnt++] = {queue_[i].bytes.data() + off, queue_[i].bytes.size() - off};
-      if (!queue_[i].keep_alive) break;  // nothing after a closing response is sent
+    for (std::size_t i = 0; i < queue_.size() && cnt + 3 <= kMaxIov && queue_[i].ready; ++i) {
+      const Slot& s = queue_[i];
+      std::size_t skip = i == 0 ? sent_ : 0;  // a partial write left off inside this slot
+      for (const std::string_view piece : {std::string_view(s.bytes), s.shared_head, s.shared_body}) {
+        if (skip >= piece.size()) {
+          skip -= piece.size();
+          continue;
+        }
+        iov[cnt++] = {const_cast<char*>(piece.data()) + skip, piece.size() - skip};
+        skip = 0;
+      }
+      if (!s.keep_alive) break;  // nothing after a closing response is sent
     }
     std::size_t n = 0;
     const Io r = write_some(fd_, iov, cnt, n);
@@ -209,11 +265,12 @@ void Connection::flush() {
       return;
     }
     if (r != Io::Done) return close_soon(CloseReason::IoError);
+    worker_.metrics().bytes_out.add(n);
     if (n > 0 && write_blocked_) write_blocked_ = false;
     n += sent_;
     std::size_t popped = 0;
-    while (popped < queue_.size() && queue_[popped].ready && n >= queue_[popped].bytes.size()) {
-      n -= queue_[popped].bytes.size();
+    while (popped < queue_.size() && queue_[popped].ready && n >= queue_[popped].size()) {
+      n -= queue_[popped].size();
       const bool close_after = !queue_[popped].keep_alive;
       worker_.give_buffer(std::move(queue_[popped].bytes));
       ++popped;
@@ -334,6 +391,15 @@ void Responder::send(int status, std::string_view content_type, std::string_view
   if (Connection* c = w->find(conn_index_, generation_))
     c->fill(seq_, status, content_type, body, headers);
 }
+
+void Responder::send_cached(cache::ResponsePtr response, bool gzip) {
+  Worker* w = std::exchange(worker_, nullptr);
+  if (!w) return;
+  if (Connection* c = w->find(conn_index_, generation_))
+    c->fill_cached(seq_, std::move(response), gzip);
+}
+
+void Responder::abandon() noexcept { worker_ = nullptr; }
 
 bool Responder::alive() const noexcept {
   if (!worker_) return false;

@@ -15,6 +15,7 @@
 // - A Responder destroyed without send() answers 500, so a forgotten path never hangs a client.
 #pragma once
 
+#include "cache/response_cache.h"
 #include "protocol/request_parser.h"
 
 #include <array>
@@ -69,6 +70,13 @@ class Responder {
   // HEAD the body is left out. At most once; later calls are ignored. Reactor thread only.
   void send(int status, std::string_view content_type, std::string_view body,
             std::initializer_list<ResponseHeader> headers = {});
+  // A 200 from the response cache: the engine adds the status line and per-connection headers
+  // (Date, CORS, Connection) and writes the value's head and body (or their gzip variant) as
+  // they are. Same rules as send().
+  void send_cached(cache::ResponsePtr response, bool gzip);
+  // Gives the slot up without answering, for a Responder that must be destroyed off its reactor
+  // thread (its connection is being torn down anyway). Any thread.
+  void abandon() noexcept;
   // Shorthand for the text/plain error bodies of API.md ("Error: ...").
   void send_text(int status, std::string_view body) { send(status, kText, body); }
 

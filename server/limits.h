@@ -3,9 +3,11 @@
 #pragma once
 
 #include "protocol/request_parser.h"
+#include "server/metrics.h"
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,8 @@ struct ServeOptions {
   std::string cors_origin = "*";
   protocol::Limits request_limits;
   bool debug_routes = false;  // /debug/* routes for tests (never in production)
+  // Where the reactors count, served at GET /metrics. Shared by copies of the options.
+  std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
 };
 
 }  // namespace server

@@ -89,10 +89,22 @@ bool Router::match(const Route& r, std::string_view path, RouteParams& params) c
   return i == r.segments.size();
 }
 
+std::vector<std::string> Router::route_patterns() const {
+  std::vector<std::string> out;
+  for (const auto& r : routes_) {
+    std::string p;
+    for (const auto& seg : r.segments) p += "/" + seg;
+    out.push_back(p.empty() ? "/" : p);
+  }
+  return out;
+}
+
 Router::Match Router::find(Method method, std::string_view path) const {
   Match m;
+  m.route = routes_.size();
   for (const auto& r : routes_) {
     if (!match(r, path, m.params)) continue;
+    m.route = static_cast<std::size_t>(&r - routes_.data());
     const Handler* get = nullptr;
     for (const auto& [rm, h] : r.handlers) {
       if (rm == method) {

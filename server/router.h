@@ -22,10 +22,15 @@ class Router {
     const Handler* handler = nullptr;  // Found only
     RouteParams params;                // views into `path`
     std::string_view allow;            // Preflight, MethodNotAllowed: "GET, HEAD, OPTIONS"
+    std::size_t route = 0;             // index of the matched pattern; route_count() if none
   };
   // `path` is the request path (no query). One trailing slash is tolerated ("/healthz/").
   // OPTIONS on a known path gives Preflight.
   [[nodiscard]] Match find(protocol::Method method, std::string_view path) const;
+
+  // Patterns in the order they were first added (Match::route indexes them): metric labels.
+  [[nodiscard]] std::size_t route_count() const noexcept { return routes_.size(); }
+  [[nodiscard]] std::vector<std::string> route_patterns() const;
 
  private:
   struct Route {

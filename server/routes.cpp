@@ -2,6 +2,7 @@
 
 #include "protocol/json_writer.h"
 #include "protocol/query.h"
+#include "server/metrics.h"
 #include "server/reactor.h"
 
 #include <memory>
@@ -67,6 +68,12 @@ void add_engine_routes(Router& router, const ServeOptions& options) {
              [](const protocol::Request&, const RouteParams&, Responder res) {
                res.send(200, kJson, bench_fixed_body());
              });
+  if (Metrics* metrics = options.metrics.get()) {
+    router.add(Method::Get, "/metrics",
+               [metrics](const protocol::Request&, const RouteParams&, Responder res) {
+                 res.send(200, "text/plain; version=0.0.4; charset=utf-8", metrics->render());
+               });
+  }
   if (!options.debug_routes) return;
   router.add(Method::Get, "/debug/delay",
              [](const protocol::Request& req, const RouteParams&, Responder res) {

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include "server/access_log.h"
 #include "server/log.h"
 #include "server/socket.h"
 #include "server/worker.h"
@@ -58,6 +59,34 @@ int wait_signal(int sfd, int timeout_ms) {
   return static_cast<int>(si.ssi_signo);
 }
 
+// SIGHUP: logrotate has moved the log files away; open them again by name. A file that cannot
+// be reopened keeps receiving the lines (we never lose the fd we have).
+void reopen_logs() {
+  const std::string log_file = log_file_path();
+  const std::string access = AccessLog::path();
+  if (log_file.empty() && (access.empty() || access == "-")) {
+    log_write(LogLevel::Info, "SIGHUP: no log file to reopen");
+    return;
+  }
+  if (!log_file.empty()) {
+    if (const auto err = log_reopen(); err.empty()) {
+      log_write(LogLevel::Info, "SIGHUP: reopened the log file", {{"file", log_file}});
+    } else {
+      log_write(LogLevel::Error, "SIGHUP: cannot reopen the log file, still writing to the old one",
+                {{"file", log_file}, {"error", err}});
+    }
+  }
+  if (!access.empty() && access != "-") {
+    if (const auto err = AccessLog::reopen(); err.empty()) {
+      log_write(LogLevel::Info, "SIGHUP: reopened the access log", {{"file", access}});
+    } else {
+      log_write(LogLevel::Error,
+                "SIGHUP: cannot reopen the access log, still writing to the old one",
+                {{"file", access}, {"error", err}});
+    }
+  }
+}
+
 }  // namespace
 
 int run_server(const ServeOptions& options, const Router& router, const ReactorHooks& hooks) {
@@ -91,6 +120,10 @@ int run_server(const ServeOptions& options, const Router& router, const ReactorH
     }
   }
 
+  if (options.metrics) {
+    options.metrics->set_route_names(router.route_patterns());
+    if (hooks.on_metrics) hooks.on_metrics(*options.metrics);
+  }
   const int sfd = block_signals();
   std::atomic<std::size_t> open_connections{0};
   std::vector<std::unique_ptr<Worker>> workers;
@@ -113,7 +146,7 @@ int run_server(const ServeOptions& options, const Router& router, const ReactorH
         });
         if (hooks.on_stop) hooks.on_stop(worker->reactor());
       } catch (const std::exception& e) {
-        log_line("reactor {} failed: {}", worker->reactor().index(), e.what());
+        log_error("reactor {} failed: {}", worker->reactor().index(), e.what());
         std::abort();  // a reactor that died takes its connections with it: fail loudly
       }
       std::lock_guard lock(mu);
@@ -133,7 +166,7 @@ int run_server(const ServeOptions& options, const Router& router, const ReactorH
   for (;;) {
     const int sig = wait_signal(sfd, -1);
     if (sig == SIGHUP) {
-      log_line("SIGHUP: nothing to reload yet, ignored");
+      reopen_logs();
       continue;
     }
     if (sig == SIGTERM || sig == SIGINT) {
@@ -150,7 +183,7 @@ int run_server(const ServeOptions& options, const Router& router, const ReactorH
     clean = cv.wait_for(lock, options.drain_timeout, [&] { return finished == threads; });
   }
   if (!clean) {
-    log_line("drain timeout: closing the remaining connections");
+    log_warn("drain timeout: closing the remaining connections");
     for (auto& w : workers) w->force_stop();
   }
   for (auto& t : pool) t.join();

@@ -1,6 +1,6 @@
 // Server: the main thread of `reviewsd serve`. Opens the listeners, starts one Worker (reactor
 // thread) per --threads, tells systemd when every reactor listens, then waits on a signalfd:
-// SIGTERM/SIGINT drain and exit, SIGHUP is logged (reload comes later).
+// SIGTERM/SIGINT drain and exit, SIGHUP reopens the log files.
 #pragma once
 
 #include "server/limits.h"
@@ -10,6 +10,7 @@
 
 namespace server {
 
+class Metrics;
 class Reactor;
 
 // Per-reactor setup and teardown, run on each reactor's own thread: on_start before it serves
@@ -17,6 +18,8 @@ class Reactor;
 struct ReactorHooks {
   std::function<void(Reactor&)> on_start;
   std::function<void(Reactor&)> on_stop;
+  // Once, on the main thread before any reactor starts: register metric collectors.
+  std::function<void(Metrics&)> on_metrics;
 };
 
 // Runs until drained. Returns the exit status (0 after a clean drain). Throws std::exception

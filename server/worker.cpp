@@ -24,6 +24,12 @@ Worker::Worker(unsigned index, const ServeOptions& options, const Router& router
       open_connections_(open_connections),
       read_buf_(std::make_unique<char[]>(limits::kReadChunk)) {
   for (const int fd : listen_fds) listeners_.push_back(std::make_unique<Listener>(*this, fd));
+  if (options.metrics) {
+    metrics_ = &options.metrics->add_reactor(router.route_count());  // main thread, before run()
+  } else {
+    own_metrics_ = std::make_unique<ReactorMetrics>(router.route_count());
+    metrics_ = own_metrics_.get();
+  }
 }
 
 Worker::~Worker() = default;
@@ -46,6 +52,7 @@ void Worker::accept_connection(int fd) {
       open_connections_.fetch_add(1, std::memory_order_relaxed) >= options_.max_connections) {
     if (!draining_) open_connections_.fetch_sub(1, std::memory_order_relaxed);
     close_fd(fd);  // shed: the client sees the connection closed at once, not a hang
+    metrics_->shed.add();
     if (reactor_.now_ms() - last_shed_log_ >= 1000) {
       last_shed_log_ = reactor_.now_ms();
       log_line("reactor {}: connection limit ({}) reached, shedding new connections",
@@ -64,6 +71,7 @@ void Worker::accept_connection(int fd) {
   }
   conns_[index] = std::make_unique<Connection>(*this, fd, index, generations_[index]);
   ++live_;
+  metrics_->accepted.add();
   conns_[index]->start();
 }
 
@@ -78,6 +86,7 @@ void Worker::release(std::uint32_t index) {
   ++generations_[index];  // every Responder still pointing here is now stale
   free_slots_.push_back(index);
   --live_;
+  metrics_->closed.add();
   open_connections_.fetch_sub(1, std::memory_order_relaxed);
   maybe_finish_drain();
 }

@@ -9,6 +9,7 @@
 #include "protocol/response_writer.h"
 #include "server/connection.h"
 #include "server/limits.h"
+#include "server/metrics.h"
 #include "server/reactor.h"
 #include "server/router.h"
 #include "server/timer_list.h"
@@ -51,6 +52,7 @@ class Worker {
 
   [[nodiscard]] const ServeOptions& options() const noexcept { return options_; }
   [[nodiscard]] const Router& router() const noexcept { return router_; }
+  [[nodiscard]] ReactorMetrics& metrics() noexcept { return *metrics_; }
   [[nodiscard]] std::string_view date() { return dates_.get(reactor_.unix_seconds()); }
   [[nodiscard]] char* read_buffer() noexcept { return read_buf_.get(); }
   // Response buffers recycled across requests: no malloc per response in steady state.
@@ -77,6 +79,8 @@ class Worker {
   Reactor::TimerId sweep_timer_ = 0;
   std::int64_t sweep_at_ = -1;  // deadline of the armed sweep, -1 when none
 
+  std::unique_ptr<ReactorMetrics> own_metrics_;  // when options_.metrics is null
+  ReactorMetrics* metrics_;
   protocol::DateCache dates_;
   std::unique_ptr<char[]> read_buf_;
   std::vector<std::string> spare_buffers_;

@@ -48,7 +48,8 @@ struct OwnCluster {
 TEST_CASE("PostgreSQL stopped under load: fast 503s, then 200s within 2 s of its return",
           "[api][fault][integration]") {
   OwnCluster pg;
-  ServerProcess server({"--db", pg.conninfo(), "--db-deadline-ms", "1000"});
+  // The database path is under test: a cache would answer the repeated reads from memory.
+  ServerProcess server({"--db", pg.conninfo(), "--db-deadline-ms", "1000", "--cache-mb", "0"});
   REQUIRE(server.wait_for_status("/readyz", 200));
 
   std::atomic<bool> stop{false};
@@ -136,7 +137,8 @@ TEST_CASE("reads go to a replica while it is up, and to the primary when it is n
   db::exec(db::connect(replica.conninfo()).get(),
            "UPDATE related SET related_product_id = 9 WHERE id = 1");
   ServerProcess server(
-      {"--db", primary.conninfo(), "--replica", replica.conninfo(), "--db-deadline-ms", "1000"});
+      {"--db", primary.conninfo(), "--replica", replica.conninfo(), "--db-deadline-ms", "1000",
+       "--cache-mb", "0"});  // who answers is under test, not what was cached
   REQUIRE(server.wait_for_status("/readyz", 200));
   REQUIRE(server.wait_for_status("/products/1/related", 200));
   HttpClient c(server.port());

@@ -263,3 +263,33 @@ TEST_CASE("many connections open and close: fds back to baseline",
   }
   CHECK(srv.fds_back_to(baseline));
 }
+
+TEST_CASE("IPv6: a [::1] listener answers next to an IPv4 one", "[server][integration]") {
+  Server server({"--listen", "[::1]:0", "--listen", "127.0.0.1:0"});
+  std::smatch m;
+  const std::string log = server.log();
+  REQUIRE(std::regex_search(log, m, std::regex(R"(listening on \[::1\]:([0-9]+))")));
+  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(static_cast<std::uint16_t>(std::stoi(m[1])));
+  addr.sin6_addr = in6addr_loopback;
+  timeval tv{5, 0};  // a bug fails the test, never hangs it
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::write(fd, kGet.data(), kGet.size()) == static_cast<ssize_t>(kGet.size()));
+  std::string got;
+  char buf[4096];
+  while (got.find("\r\n\r\nok") == std::string::npos) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  CHECK(got.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(got.find("\r\n\r\nok") != std::string::npos);
+  // The IPv4 listener of the same server still answers.
+  Client c(server.port());
+  CHECK(c.request("GET", "/healthz").status == 200);
+}

@@ -46,7 +46,8 @@ ServerProcess::ServerProcess(std::vector<std::string> extra) {
   }
   close(logfd);
   const auto deadline = Clock::now() + 10s;
-  const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
+  // The first IPv4 loopback address in "listening on ADDR..." (other listeners may come first).
+  const std::regex re("listening on [^\"]*?127\\.0\\.0\\.1:([0-9]+)");
   while (Clock::now() < deadline && port_ == 0) {
     std::smatch m;
     const std::string text = log();
