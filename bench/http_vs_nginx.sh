@@ -17,41 +17,13 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
+# nginx_start, run_wrk, median
+source "$(dirname "$0")/lib.sh"
 
 "$BIN" serve --listen 127.0.0.1:$RPORT --threads "$THREADS" 2>"$TMP/reviewsd.log" & RPID=$!; PIDS+=($RPID)
 sleep 0.5
 curl -s http://127.0.0.1:$RPORT/bench/fixed > "$TMP/body.json"
-BODY=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$TMP/body.json")
-mkdir -p "$TMP/nginx"
-cat > "$TMP/nginx.conf" <<NGX
-worker_processes $THREADS;
-daemon off;
-master_process on;
-error_log $TMP/nginx/error.log;
-pid $TMP/nginx/nginx.pid;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;
-  uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$NPORT reuseport;
-    location / { default_type "application/json; charset=utf-8"; return 200 $BODY; }
-  }
-}
-NGX
-nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" & NPID=$!; PIDS+=($NPID)
-sleep 0.5
-[ "$(curl -s http://127.0.0.1:$NPORT/bench/fixed | wc -c)" = "$(wc -c < "$TMP/body.json")" ] || { echo "nginx body differs"; exit 1; }
-
-run_wrk() {  # url [extra args] -> "req/s p99_ms"
-  wrk -t1 -c"$CONNS" -d"$DUR" --latency "$@" | awk '
-    /Requests\/sec/ {rps=$2}
-    /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; p99=v}
-    END {printf "%s %s\n", rps, p99}'
-}
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+nginx_start "$THREADS" $NPORT "$TMP/body.json"
 
 echo "threads: reviewsd --threads $THREADS, nginx worker_processes $THREADS"
 echo "machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), wrk on the same machine"

@@ -41,7 +41,9 @@ pg_script() {  # NAME
 pg_script meta
 pg_script reviews_relevant
 
-"$BIN" serve --listen "127.0.0.1:$PORT" --threads 2 --db "$DB" --db-conns-per-thread "$K" ${EXTRA:-} 2>"$TMP/serve.log" &
+# --cache-mb 0: this measures the database path (every request a query), as pgbench does;
+# bench/cache_vs_nginx.sh measures the cache.
+"$BIN" serve --listen "127.0.0.1:$PORT" --threads 2 --db "$DB" --db-conns-per-thread "$K" --cache-mb 0 ${EXTRA:-} 2>"$TMP/serve.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$TMP/serve.log"; exit 1; }

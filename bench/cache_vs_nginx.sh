@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Response cache (issue "Response cache"): cached reads against nginx, and the cache's cost.
+#
+#   bench/cache_vs_nginx.sh BIN CONNINFO [ROUNDS]      (needs wrk, nginx, curl, psql, python3)
+#
+# BIN is a Release reviewsd, CONNINFO a loaded database (scale 1 for the published figures).
+# 1. hot (80% of requests on a fixed 20% of the 10,000 products HI-9999..HI, HI the largest
+#    product id with reviews) and repeat (the 10 ids HI-9..HI): `reviewsd serve` (default cache)
+#    against nginx `return 200` of a body of the scenario's mean response size (same
+#    Content-Type), wrk -t1 -c$CONNS with bench/product_mix.lua on both (nginx ignores the path:
+#    the client's work is the same). One warm-up run against reviewsd per scenario first, so the
+#    measured rounds start with a warm cache; then ROUNDS rounds, the order alternating.
+# 2. uniform (ids uniform over the last 10% of products, as read_vs_pgbench.sh): two reviewsd on
+#    the same database, default cache and --cache-mb 0, one warm-up run each, ROUNDS alternating
+#    rounds.
+# Prints every run, the medians and the ratios, and the cache's /metrics lines after each
+# scenario (hit ratio = hits / (hits + misses + coalesced) over the scenario's measured rounds).
+# Env: DUR (wrk duration per run, 10s), WARM (warm-up run, 5s), THREADS (reviewsd --threads =
+#      nginx worker_processes, default nproc), CONNS (wrk -c, 64), SAMPLE (ids sampled for the hot
+#      body size, 200), PORT (first of 5 ports on 127.0.0.1, default 18090).
+set -euo pipefail
+[ $# -ge 2 ] || { sed -n '2,20p' "$0"; exit 2; }
+BIN=$(readlink -f "$1")
+DB=$2
+ROUNDS=${3:-3}
+DUR=${DUR:-10s}
+WARM=${WARM:-5s}
+THREADS=${THREADS:-$(nproc)}
+CONNS=${CONNS:-64}
+SAMPLE=${SAMPLE:-200}
+PORT=${PORT:-18090}
+RPORT=$PORT NPORT_HOT=$((PORT + 1)) NPORT_REPEAT=$((PORT + 2)) UPORT_ON=$((PORT + 3)) UPORT_OFF=$((PORT + 4))
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCRIPT=$HERE/product_mix.lua
+TEMPLATE='/reviews?product_id=%d'
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+# nginx_start, run_wrk (-> "req/s p99_ms", whole output in $TMP/wrk.out), median
+source "$HERE/lib.sh"
+
+stop() {  # PID: end one process this script started, and forget it
+  kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
+  local keep=() p
+  for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+}
+start_reviewsd() {  # PORT NAME [serve flags]: sets SPID
+  local port=$1 name=$2; shift 2
+  "$BIN" serve --listen "127.0.0.1:$port" --threads "$THREADS" --db "$DB" "$@" 2>"$TMP/$name.log" &
+  SPID=$!; PIDS+=($SPID)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
+  cat "$TMP/$name.log"; exit 1
+}
+cache_config() {  # [serve flags]: the effective cache options, and where each came from
+  "$BIN" serve --listen 127.0.0.1:0 --db "$DB" "$@" --check-config |
+    awk '/^# / {src=substr($0, 3)} /^cache-(mb|ttl-s) =/ {printf "%s%s %s (%s)", sep, $1, $3, src; sep=", "}'
+}
+cache_counters() {  # PORT -> "hits misses coalesced"
+  curl -sf "http://127.0.0.1:$1/metrics" | awk '
+    $1=="reviewsd_cache_hits_total" {h=$2} $1=="reviewsd_cache_misses_total" {m=$2}
+    $1=="reviewsd_cache_coalesced_total" {c=$2} END {print h+0, m+0, c+0}'
+}
+cache_report() {  # PORT LABEL "hits misses coalesced" (before the measured rounds)
+  local h0 m0 c0 h m c
+  read -r h0 m0 c0 <<< "$3"
+  read -r h m c <<< "$(cache_counters "$1")"
+  echo "$2 /metrics cache lines:"
+  curl -sf "http://127.0.0.1:$1/metrics" |
+    grep -E '^reviewsd_cache_(hits_total|misses_total|coalesced_total|stale_total|evictions_total|entries|bytes) ' |
+    sed 's/^/  /'
+  echo "$2 hit ratio over the measured rounds: $(awk -v h=$((h - h0)) -v m=$((m - m0)) -v c=$((c - c0)) \
+    'BEGIN {n = h + m + c; printf "%.1f%% (%d hits, %d misses, %d coalesced)", n ? 100 * h / n : 0, h, m, c}')"
+}
+bad() {  # the errors of the last run_wrk: "non-200 N[, socket errors ...]"
+  local n s
+  n=$(awk '/^non-200 responses:/ {print $3}' "$TMP/wrk.out")
+  s=$(sed -n 's/^ *Socket errors: //p' "$TMP/wrk.out")
+  echo "non-200 ${n:-?}${s:+, socket errors $s}"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+warm_up() {  # PORT MODE LO HI
+  DUR=$WARM run_wrk -s "$SCRIPT" "http://127.0.0.1:$1" -- "$TEMPLATE" "$2" "$3" "$4" >/dev/null
+  echo "$2 warm-up: $WARM against :$1, $(bad); cache now $(curl -sf "http://127.0.0.1:$1/metrics" |
+    awk '$1=="reviewsd_cache_entries" {e=$2} $1=="reviewsd_cache_bytes" {b=$2} END {printf "%d entries, %d bytes", e, b}')"
+}
+# Alternating rounds of two servers on one scenario, then medians and ratio A/B.
+#   compare MODE LO HI NAME_A URL_A NAME_B URL_B
+compare() {
+  local mode=$1 lo=$2 hi=$3 na=$4 ua=$5 nb=$6 ub=$7 i la lb
+  : > "$TMP/a"; : > "$TMP/b"
+  for i in $(seq "$ROUNDS"); do
+    # Who goes first alternates too: neither side always gets the freshly idle machine.
+    if [ $((i % 2)) = 1 ]; then
+      run_wrk -s "$SCRIPT" "$ua" -- "$TEMPLATE" "$mode" "$lo" "$hi" >> "$TMP/a"; la=$(bad)
+      run_wrk -s "$SCRIPT" "$ub" -- "$TEMPLATE" "$mode" "$lo" "$hi" >> "$TMP/b"; lb=$(bad)
+    else
+      run_wrk -s "$SCRIPT" "$ub" -- "$TEMPLATE" "$mode" "$lo" "$hi" >> "$TMP/b"; lb=$(bad)
+      run_wrk -s "$SCRIPT" "$ua" -- "$TEMPLATE" "$mode" "$lo" "$hi" >> "$TMP/a"; la=$(bad)
+    fi
+    local a=($(tail -1 "$TMP/a")) b=($(tail -1 "$TMP/b"))
+    echo "$mode round $i: $na ${a[0]} req/s p99 ${a[1]} ms ($la)   $nb ${b[0]} req/s p99 ${b[1]} ms ($lb)   ratio $(ratio "${a[0]}" "${b[0]}")x"
+  done
+  local A AP B BP
+  A=$(cut -d' ' -f1 "$TMP/a" | median); AP=$(cut -d' ' -f2 "$TMP/a" | median)
+  B=$(cut -d' ' -f1 "$TMP/b" | median); BP=$(cut -d' ' -f2 "$TMP/b" | median)
+  echo "$mode median: $na $A req/s (p99 $AP ms), $nb $B req/s (p99 $BP ms), ratio $(ratio "$A" "$B")x"
+}
+
+MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
+HLO=$(( MAXP > 10000 ? MAXP - 9999 : 1 )); HHI=$MAXP
+LO=$(( MAXP - MAXP / 10 )); HI=$MAXP
+
+echo "reviewsd: $("$BIN" --version 2>&1 | head -1), serve --threads $THREADS; nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), worker_processes $THREADS, reuseport, access_log off, return 200"
+echo "machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), wrk, reviewsd, nginx and PostgreSQL on the same machine"
+echo "data: products up to $MAXP (largest product_id in reviews)"
+echo "  hot: the $((HHI - HLO + 1)) ids [$HLO, $HHI]; 80% of requests on every 5th of them from $HLO, 20% on the others"
+echo "  repeat: the 10 ids [$((HHI - 9)), $HHI]; uniform: ids uniform in [$LO, $HI]"
+echo "command: wrk -t1 -c$CONNS -d$DUR --latency -s bench/product_mix.lua URL -- '$TEMPLATE' MODE LO HI   ($ROUNDS alternating rounds per scenario)"
+echo "cache on: $(cache_config); cache off: $(cache_config --cache-mb 0)"
+
+start_reviewsd "$RPORT" cached; RPID=$SPID
+
+# The body nginx returns: the scenario's mean response size, over ids sampled from its mix.
+python3 - "$HLO" "$HHI" "$SAMPLE" > "$TMP/ids.hot" <<'PY'
+import sys
+lo, hi, k = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+n = hi - lo + 1; nhot = (n + 4) // 5; ncold = n - nhot   # as product_mix.lua
+kh = k if ncold == 0 else round(k * 0.8); kc = k - kh
+for i in range(kh): print(lo + 5 * (i * nhot // kh))
+for i in range(kc): c = i * ncold // kc; print(lo + 5 * (c // 4) + 1 + c % 4)
+PY
+seq $((HHI - 9)) "$HHI" > "$TMP/ids.repeat"
+mean_size() {  # MODE -> mean body bytes of GET /reviews over $TMP/ids.MODE (all must be 200)
+  # One curl, one keep-alive connection: a url and an output per id in its config.
+  awk -v p="$RPORT" '{printf "url = \"http://127.0.0.1:%s/reviews?product_id=%d\"\noutput = \"/dev/null\"\n", p, $1}' \
+    "$TMP/ids.$1" | curl -s -K - -w '%{http_code} %{size_download}\n' | awk -v m="$1" '$1 != 200 {bad++} {s += $2}
+    END {if (bad || !NR) {print m ": " (NR ? bad " non-200 responses" : "no responses") " while sampling" > "/dev/stderr"; exit 1}
+         printf "%d\n", s / NR + 0.5}'
+}
+pad_body() {  # BYTES FILE: a JSON document of exactly BYTES bytes
+  python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write("{\"pad\":\"" + "x" * (n - 10) + "\"}" if n >= 10 else "x" * n)' "$1" > "$2"
+}
+SIZE_HOT=$(mean_size hot); SIZE_REPEAT=$(mean_size repeat)
+pad_body "$SIZE_HOT" "$TMP/body.hot"; pad_body "$SIZE_REPEAT" "$TMP/body.repeat"
+echo "body: hot mean $SIZE_HOT bytes over $(wc -l < "$TMP/ids.hot") ids of its mix; repeat mean $SIZE_REPEAT bytes over its 10 ids; nginx returns exactly these sizes (application/json; charset=utf-8)"
+nginx_start "$THREADS" "$NPORT_HOT" "$TMP/body.hot" "$NPORT_REPEAT" "$TMP/body.repeat"
+
+for mode in hot repeat; do
+  echo
+  warm_up "$RPORT" "$mode" "$HLO" "$HHI"
+  echo "$mode: warm cache (the measured rounds start after the warm-up, on the same process)"
+  before=$(cache_counters "$RPORT")
+  [ $mode = hot ] && nport=$NPORT_HOT || nport=$NPORT_REPEAT
+  compare "$mode" "$HLO" "$HHI" reviewsd "http://127.0.0.1:$RPORT" nginx "http://127.0.0.1:$nport"
+  cache_report "$RPORT" "$mode: reviewsd" "$before"
+done
+stop "$RPID"; stop "$NPID"
+
+echo
+start_reviewsd "$UPORT_ON" uniform-on; ON=$SPID
+start_reviewsd "$UPORT_OFF" uniform-off --cache-mb 0; OFF=$SPID
+warm_up "$UPORT_OFF" uniform "$LO" "$HI"
+warm_up "$UPORT_ON" uniform "$LO" "$HI"
+before_on=$(cache_counters "$UPORT_ON"); before_off=$(cache_counters "$UPORT_OFF")
+compare uniform "$LO" "$HI" "cache-on" "http://127.0.0.1:$UPORT_ON" "cache-off" "http://127.0.0.1:$UPORT_OFF"
+cache_report "$UPORT_ON" "uniform: cache-on" "$before_on"
+cache_report "$UPORT_OFF" "uniform: cache-off (--cache-mb 0)" "$before_off"

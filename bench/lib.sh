@@ -1,0 +1,72 @@
+# Helpers shared by the bench scripts (http_vs_nginx.sh, cache_vs_nginx.sh); source it.
+# The caller sets TMP (its private temp dir, removed by its cleanup trap), PIDS (an array: every
+# pid started here is appended, for the caller's trap to kill) and, for run_wrk, CONNS and DUR.
+
+# nginx_start THREADS PORT BODY_FILE [PORT BODY_FILE]...
+# nginx as the reference server: worker_processes THREADS, one server per PORT on 127.0.0.1
+# (listen reuseport, access_log off, keep-alive without a request limit) answering any path with
+# `return 200` of the bytes of its BODY_FILE, Content-Type application/json; charset=utf-8 (as
+# reviewsd). Sets NPID (the master) and appends it to PIDS; exits if a body served differs in
+# size from its file. nginx reads a config token of at most 4 KB: a longer body is returned as
+# the concatenation of constant `map` variables of 1,000 characters each.
+nginx_start() {
+  local threads=$1; shift
+  mkdir -p "$TMP/nginx"
+  python3 - "$@" > "$TMP/nginx.servers" <<'PY'
+import json, sys
+args = sys.argv[1:]
+maps, servers = [], []
+for i in range(0, len(args), 2):
+    port, body = args[i], open(args[i + 1], encoding="utf-8").read()
+    quote = lambda s: json.dumps(s, ensure_ascii=False)  # nginx unescapes \" and \\
+    if len(quote(body).encode()) <= 4000:
+        text = quote(body)
+    else:  # chunks of 1,000 characters: under the limit for any text without control characters
+        names = []
+        for j in range(0, len(body), 1000):
+            name = f"$bench_body_{port}_{j // 1000}"
+            maps.append(f'  map "" {name} {{ default {quote(body[j:j + 1000])}; }}')
+            names.append(name)
+        text = '"' + "".join(names) + '"'
+    servers.append(f"""  server {{
+    listen 127.0.0.1:{port} reuseport;
+    location / {{ default_type "application/json; charset=utf-8"; return 200 {text}; }}
+  }}""")
+print("\n".join(maps + servers))
+PY
+  cat > "$TMP/nginx.conf" <<NGX
+worker_processes $threads;
+daemon off;
+master_process on;
+error_log $TMP/nginx/error.log;
+pid $TMP/nginx/nginx.pid;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;
+  uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
+  keepalive_requests 1000000;
+$(cat "$TMP/nginx.servers")
+}
+NGX
+  nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" & NPID=$!; PIDS+=($NPID)
+  sleep 0.5
+  while [ $# -gt 0 ]; do
+    local got=
+    for _ in $(seq 50); do got=$(curl -s "http://127.0.0.1:$1/bench/fixed" | wc -c) && [ "$got" != 0 ] && break; sleep 0.1; done
+    [ "$got" = "$(wc -c < "$2")" ] || { echo "nginx body differs"; exit 1; }
+    shift 2
+  done
+}
+
+# run_wrk [wrk args] URL -> prints "req/s p99_ms"; wrk -t1 -c$CONNS -d$DUR --latency. wrk's whole
+# output is kept in $TMP/wrk.out (non-200 counts, socket errors).
+run_wrk() {
+  wrk -t1 -c"$CONNS" -d"$DUR" --latency "$@" | tee "$TMP/wrk.out" | awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; p99=v}
+    END {printf "%s %s\n", rps, p99}'
+}
+
+# median: of the numbers on stdin, one per line.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
