@@ -129,6 +129,7 @@ class PgPool::Impl {
     EventLoop::Watch* watch = nullptr;
     bool want_write = false;  // EPOLLOUT is in the interest set: PQflush returned 1
     bool dirty = false;       // in dirty_: sent to during this flush task
+    bool was_ready = false;   // has been Ready before: the next Ready is a reconnect
     std::uint64_t generation = 0;
     std::deque<Expect> expects;
     std::size_t queries_in_flight = 0;  // Kind::Query entries in expects, zombies included
@@ -275,6 +276,10 @@ PoolStats PgPool::Impl::stats() const {
   for (const auto& s : servers_) {
     st.connections_up += s->ready;
     st.connections_total += static_cast<unsigned>(s->conns.size());
+    if (!s->primary) {
+      ++st.replicas_total;
+      st.replicas_up += s->ready > 0;
+    }
   }
   st.primary_up = primary_ready();
   return st;
@@ -712,6 +717,8 @@ void PgPool::Impl::on_connected(Conn& c) {
 }
 
 void PgPool::Impl::on_ready(Conn& c) {
+  if (c.was_ready) ++counters_.reconnects;
+  c.was_ready = true;
   c.state = ConnState::Ready;
   c.failures = 0;
   c.ready_since = loop_.now();

@@ -14,6 +14,7 @@
 #include "server/reactor_loop.h"
 #include "server/review_input.h"
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <memory>
@@ -55,8 +56,8 @@ struct ApiShared {
 // is only ever touched on its own thread).
 struct PoolSnapshot {
   std::atomic<std::uint64_t> queries{0}, outstanding{0}, errors{0}, unavailable{0}, timeouts{0},
-      overloaded{0}, retries{0}, connections_up{0}, connections_total{0}, primary_up{0},
-      listening{0}, listen_connects{0};
+      overloaded{0}, retries{0}, connections_up{0}, connections_total{0}, replicas_up{0},
+      replicas_total{0}, reconnects{0}, primary_up{0}, listening{0}, listen_connects{0};
 };
 // How often each reactor refreshes its PoolSnapshot.
 constexpr std::chrono::milliseconds kPoolSnapshotInterval{1000};
@@ -86,6 +87,9 @@ struct ApiContext {
     set(snapshot.retries, st.retries);
     set(snapshot.connections_up, st.connections_up);
     set(snapshot.connections_total, st.connections_total);
+    set(snapshot.replicas_up, st.replicas_up);
+    set(snapshot.replicas_total, st.replicas_total);
+    set(snapshot.reconnects, st.reconnects);
     set(snapshot.primary_up, st.primary_up ? 1 : 0);
     if (listener) {
       set(snapshot.listening, listener->listening() ? 1 : 0);
@@ -127,7 +131,8 @@ void collect_metrics(ApiShared& shared, std::string& out) {
   for (const Row& r : cache_rows) append_metric(out, r.name, r.type, r.help, r.value);
 
   PoolStats sum;
-  std::uint64_t listening = 0, listen_connects = 0;
+  std::uint64_t listening = 0, listen_connects = 0, replicas_up = 0, replicas_total = 0;
+  bool first = true;
   {
     std::lock_guard lock(shared.contexts_mu);
     for (const ApiContext* ctx : shared.contexts) {
@@ -144,6 +149,11 @@ void collect_metrics(ApiShared& shared, std::string& out) {
       sum.retries += get(p.retries);
       sum.connections_up += static_cast<unsigned>(get(p.connections_up));
       sum.connections_total += static_cast<unsigned>(get(p.connections_total));
+      // Every reactor has its own connections to each replica: report the worst view.
+      replicas_up = first ? get(p.replicas_up) : std::min(replicas_up, get(p.replicas_up));
+      replicas_total = get(p.replicas_total);
+      first = false;
+      sum.reconnects += get(p.reconnects);
       sum.primary_up = sum.primary_up || get(p.primary_up) != 0;
       listening += get(p.listening);
       listen_connects += get(p.listen_connects);
@@ -167,6 +177,11 @@ void collect_metrics(ApiShared& shared, std::string& out) {
        sum.connections_up},
       {"reviewsd_db_connections", "gauge", "Pool connections configured.",
        sum.connections_total},
+      {"reviewsd_db_reconnects_total", "counter",
+       "Pool connections ready again after being lost.", sum.reconnects},
+      {"reviewsd_db_replicas", "gauge", "Read replicas configured (--replica).", replicas_total},
+      {"reviewsd_db_replicas_up", "gauge",
+       "Replicas every reactor has a connection to (reads go there).", replicas_up},
       {"reviewsd_db_primary_up", "gauge", "1 while the primary answers.",
        sum.primary_up ? 1u : 0u},
       {"reviewsd_db_listen_up", "gauge", "1 while the LISTEN connection (cache coherence) is up.",

@@ -114,6 +114,18 @@ TEST_CASE("a streaming replica serves the reads, the primary the writes, within 
     if (!replica_connected) std::this_thread::sleep_for(50ms);
   }
   REQUIRE(replica_connected);
+  // /metrics reports the replica (refreshed once a second).
+  {
+    bool reported = false;
+    for (const auto until = Clock::now() + 3s; Clock::now() < until && !reported;) {
+      testenv::HttpClient c(server.port());
+      const std::string m = c.request("GET", "/metrics").body;
+      reported = m.find("\nreviewsd_db_replicas 1\n") != std::string::npos &&
+                 m.find("\nreviewsd_db_replicas_up 1\n") != std::string::npos;
+      if (!reported) std::this_thread::sleep_for(100ms);
+    }
+    CHECK(reported);
+  }
 
   // (1) Reads while both are up: the replica commits a transaction per read, the primary none.
   // Statistics reach pg_stat_database up to ~1 s after a backend goes idle, so wait until every
