@@ -152,7 +152,9 @@ bool Reader::next(std::vector<Field>& fields) {
   const char* d = data_.data();
   for (;;) {
     Field f;
-    if (d[pos_] == '"') {
+    // pos_ == n here after a trailing comma ("a,b,"): the last field is empty, not a byte past
+    // the end (the loader's data is a mapped file: that byte may be unmapped).
+    if (pos_ < n && d[pos_] == '"') {
       f.quoted = true;
       const std::size_t start = ++pos_;
       for (;;) {

@@ -368,6 +368,9 @@ RequestParser::Result RequestParser::feed(std::string_view data) {
   body_spans_.clear();
   const llhttp_errno_t rc = llhttp_execute(parser_.get(), data.data(), data.size());
   const auto consumed_at = [&] {
+    // After HPE_OK llhttp's error position is stale (left from the previous request's pause,
+    // possibly in another buffer): the whole input was consumed.
+    if (rc == HPE_OK) return data.size();
     const char* pos = llhttp_get_error_pos(parser_.get());
     return pos ? static_cast<std::size_t>(pos - data.data()) : data.size();
   };

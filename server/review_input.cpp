@@ -111,7 +111,9 @@ void walk(od::value v, int depth) {
       ok_or_throw(v.get_bool());
       break;
     case od::json_type::null:
-      if (!v.is_null()) throw NotJson{};
+      // is_null() yields a simdjson_result<bool>: an error (a misspelt "nul") must not reach its
+      // throwing bool conversion as a 500; it is malformed JSON.
+      if (!ok_or_throw(v.is_null())) throw NotJson{};
       break;
   }
 }

@@ -323,3 +323,17 @@ TEST_CASE("Request::header is case-insensitive and returns the first", "[protoco
   CHECK(p.request().header("IF-NONE-MATCH") == "\"a\"");
   CHECK(p.request().header("missing").empty());
 }
+
+TEST_CASE("an error never reports more bytes consumed than it was given", "[protocol][parser]") {
+  // Found by fuzz_request_parser: after a complete request, a bare-LF head in the same buffer
+  // failed the framing check with llhttp's stale error position (19 of 16 bytes).
+  const std::string buf = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\n";
+  RequestParser p;
+  const auto first = p.feed(buf);
+  REQUIRE(first.status == RequestParser::Status::Complete);
+  REQUIRE(first.consumed == 19);
+  const std::string_view rest = std::string_view(buf).substr(first.consumed);
+  const auto second = p.feed(rest);
+  CHECK(second.status == RequestParser::Status::Error);
+  CHECK(second.consumed <= rest.size());
+}

@@ -96,7 +96,9 @@ TEST_CASE("not JSON or not an object is 400", "[server][post]") {
   for (const std::string& body :
        std::vector<std::string>{"", "   ", "[]", "null", "5", "\"str\"", "{", "{\"product_id\":1",
                                 "{} x", "{}{}", "{\"extra\":[1,,2]," + kValid.substr(1),
-                                "{'product_id':1}", kValid + ",", "{\"a\":\xff}"}) {
+                                "{'product_id':1}", kValid + ",", "{\"a\":\xff}",
+                                // misspelt null (found by fuzz_review_input: it was a 500)
+                                "{\"a\":nul}", "{\"product_id\":n}", "{\"a\":[nul]}"}) {
     INFO(body);
     CHECK(error_of(body) == "400 Error: invalid JSON body");
   }
