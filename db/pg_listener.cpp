@@ -17,9 +17,10 @@ namespace {
 using namespace std::chrono_literals;
 using std::chrono::milliseconds;
 
-// The same reconnect rhythm as PgPool: soon after a restart, then once per 5 s in an outage.
+// Soon after a restart, then once a second in an outage: one connection per instance is cheap,
+// and /readyz waits for it (the cache must not serve writes it cannot hear about).
 constexpr milliseconds kFirstBackoff = 100ms;
-constexpr milliseconds kMaxBackoff = 5s;
+constexpr milliseconds kMaxBackoff = 1s;
 // libpq does not time out a non-blocking connect.
 constexpr milliseconds kConnectTimeout = 5s;
 
@@ -133,6 +134,7 @@ class PgListener::Impl {
   }
 
   void lost(const std::string& why) {
+    const bool was_listening = state_ == State::Listening;
     if (!down_) {
       log_line("LISTEN {} lost: {}; reconnecting with backoff", channel_, why);
       down_ = true;
@@ -142,6 +144,7 @@ class PgListener::Impl {
     if (timer_) loop_.cancel(timer_);
     timer_ = loop_.call_after(backoff_, [this] { start_connect(); });
     backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+    if (was_listening && cb_.on_lost) cb_.on_lost();
   }
 
   void close() {

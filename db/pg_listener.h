@@ -9,7 +9,7 @@
 //   Notifications sent while the connection was down are lost for good, so the caller must treat
 //   this as "anything may have changed" (the cache drops everything).
 // - on_notify(payload) runs once per notification received on the channel, in order.
-// - A lost connection is reconnected with backoff (100 ms doubling to 5 s), logged once when it
+// - A lost connection is reconnected with backoff (100 ms doubling to 1 s), logged once when it
 //   goes down and once when it is back.
 #pragma once
 
@@ -27,6 +27,7 @@ class PgListener {
   struct Callbacks {
     std::function<void(std::string_view payload)> on_notify;
     std::function<void()> on_listening;
+    std::function<void()> on_lost;  // LISTEN was in effect and the connection is gone
   };
 
   // `channel` must be a plain identifier (it is quoted, not escaped).

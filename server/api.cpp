@@ -48,6 +48,9 @@ struct ApiShared {
   const DbOptions& db;
   const CacheOptions& options;
   cache::ResponseCache cache;
+  // True while reactor 0's LISTEN is in effect. Until then (and after a loss, until the flush
+  // of the reconnect) writes by others may go unseen, so /readyz says not ready.
+  std::atomic<bool> listen_up{false};
   std::mutex contexts_mu;  // guards `contexts` (reactors come and go; scrapes read them)
   std::vector<ApiContext*> contexts;
 };
@@ -595,7 +598,9 @@ void put_report(const protocol::Request&, const RouteParams& params, Responder r
 
 void get_readyz(const protocol::Request&, const RouteParams&, Responder res) {
   const ApiContext* ctx = context(res.reactor());
-  if (ctx && ctx->pool.primary_ready()) return res.send_text(200, "ready");
+  if (ctx && ctx->pool.primary_ready() &&
+      ctx->shared.listen_up.load(std::memory_order_acquire))
+    return res.send_text(200, "ready");
   unavailable(res);
 }
 
@@ -643,7 +648,11 @@ ReactorHooks api_reactor_hooks(const DbOptions& db, const CacheOptions& cache) {
                 c->invalidate_all();  // '*' (TRUNCATE, a bulk load) or anything unexpected
               },
               // Notifications sent while the connection was down are lost: forget everything.
-              [c] { c->invalidate_all(); }});
+              [c, sh = shared.get()] {
+                c->invalidate_all();
+                sh->listen_up.store(true, std::memory_order_release);
+              },
+              [sh = shared.get()] { sh->listen_up.store(false, std::memory_order_release); }});
     }
     ctx->snapshot_every_second();
     {
