@@ -191,8 +191,7 @@ Stamp ResponseCache::stamp(std::int32_t product) const noexcept {
                epoch_.load(std::memory_order_acquire)};
 }
 
-ResponsePtr ResponseCache::find(std::string_view key, std::int32_t product,
-                                std::int64_t now_ms) {
+ResponsePtr ResponseCache::find(std::string_view key, std::int32_t product, std::int64_t now_ms) {
   if (!enabled()) return nullptr;
   const KeyView probe(key, hash_key(key));
   Shard& shard = shard_for(probe.hash);

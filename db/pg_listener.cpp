@@ -29,7 +29,10 @@ constexpr milliseconds kConnectTimeout = 5s;
 class PgListener::Impl {
  public:
   Impl(EventLoop& loop, std::string conninfo, std::string channel, Callbacks cb)
-      : loop_(loop), conninfo_(std::move(conninfo)), channel_(std::move(channel)), cb_(std::move(cb)) {
+      : loop_(loop),
+        conninfo_(std::move(conninfo)),
+        channel_(std::move(channel)),
+        cb_(std::move(cb)) {
     start_connect();
   }
 

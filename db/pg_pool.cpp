@@ -59,8 +59,6 @@ constexpr milliseconds kMinStuck = 5s;
 // The protocol's limit on parameters per statement (a 16-bit count).
 constexpr std::size_t kMaxParams = 65535;
 
-
-
 // An error of severity FATAL or PANIC ends the session (pg_terminate_backend: FATAL 57P01, a
 // shutdown, a crash): the query did not fail, its connection did. The SQLSTATE alone cannot
 // tell: 08P01 is also what a wrong parameter count gets, as a plain ERROR.

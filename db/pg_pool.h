@@ -94,7 +94,7 @@ struct PoolStats {
   std::uint64_t errors = 0, unavailable = 0, timeouts = 0, overloaded = 0, retries = 0;
   unsigned connections_up = 0, connections_total = 0;
   unsigned replicas_up = 0, replicas_total = 0;  // a replica is up while one connection is
-  std::uint64_t reconnects = 0;  // connections ready again after having been lost
+  std::uint64_t reconnects = 0;                  // connections ready again after having been lost
   bool primary_up = false;
 };
 

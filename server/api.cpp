@@ -170,23 +170,20 @@ void collect_metrics(ApiShared& shared, std::string& out) {
       {"reviewsd_db_errors_total", "counter", "Queries the server failed.", sum.errors},
       {"reviewsd_db_unavailable_total", "counter", "Queries no connection could run (503).",
        sum.unavailable},
-      {"reviewsd_db_timeouts_total", "counter", "Queries past their deadline (503).",
-       sum.timeouts},
+      {"reviewsd_db_timeouts_total", "counter", "Queries past their deadline (503).", sum.timeouts},
       {"reviewsd_db_overloaded_total", "counter",
        "Queries refused at once: too many outstanding (503).", sum.overloaded},
       {"reviewsd_db_retries_total", "counter", "Reads retried after their connection was lost.",
        sum.retries},
       {"reviewsd_db_connections_up", "gauge", "Pool connections up and prepared.",
        sum.connections_up},
-      {"reviewsd_db_connections", "gauge", "Pool connections configured.",
-       sum.connections_total},
-      {"reviewsd_db_reconnects_total", "counter",
-       "Pool connections ready again after being lost.", sum.reconnects},
+      {"reviewsd_db_connections", "gauge", "Pool connections configured.", sum.connections_total},
+      {"reviewsd_db_reconnects_total", "counter", "Pool connections ready again after being lost.",
+       sum.reconnects},
       {"reviewsd_db_replicas", "gauge", "Read replicas configured (--replica).", replicas_total},
       {"reviewsd_db_replicas_up", "gauge",
        "Replicas every reactor has a connection to (reads go there).", replicas_up},
-      {"reviewsd_db_primary_up", "gauge", "1 while the primary answers.",
-       sum.primary_up ? 1u : 0u},
+      {"reviewsd_db_primary_up", "gauge", "1 while the primary answers.", sum.primary_up ? 1u : 0u},
       {"reviewsd_db_listen_up", "gauge", "1 while the LISTEN connection (cache coherence) is up.",
        listening},
       {"reviewsd_db_listen_connects_total", "counter",
@@ -316,7 +313,8 @@ void answer(Responder& res, const ClientPrefs& prefs, cache::ResponsePtr r) {
 // A request waiting for a response: its own query's, or another request's (single flight),
 // possibly finished on another reactor.
 struct Waiting {
-  Waiting(Responder r, ClientPrefs p) : res(std::move(r)), prefs(std::move(p)), home(&res.reactor()) {}
+  Waiting(Responder r, ClientPrefs p)
+      : res(std::move(r)), prefs(std::move(p)), home(&res.reactor()) {}
   ~Waiting() {
     // Destroyed elsewhere (a flight abandoned at shutdown): the connection is not ours to touch.
     if (!home->in_own_thread()) res.abandon();
@@ -342,7 +340,8 @@ struct Flight {
     if (cache) cache->complete(key, product, id, stamp, nullptr, 0);
   }
   void complete(cache::ResponsePtr r, std::int64_t now_ms) {
-    if (auto* c = std::exchange(cache, nullptr)) c->complete(key, product, id, stamp, std::move(r), now_ms);
+    if (auto* c = std::exchange(cache, nullptr))
+      c->complete(key, product, id, stamp, std::move(r), now_ms);
   }
   cache::ResponseCache* cache;
   std::string key;
@@ -439,7 +438,8 @@ void serve_read(const protocol::Request& req, Responder res, Read read) {
                   [ctx, waiting, flight = std::move(flight),
                    read = std::move(read)](db::QueryResult& r) mutable {
                     const std::int64_t done = ctx->loop.reactor().now_ms();
-                    if (!check_result(waiting->res, r, read.route)) return flight.complete(nullptr, done);
+                    if (!check_result(waiting->res, r, read.route))
+                      return flight.complete(nullptr, done);
                     cache::ResponsePtr response =
                         make_response(render(read, r.result.get()), waiting->prefs.gzip);
                     flight.complete(response, done);  // wakes the waiters, stores if still fresh
@@ -496,8 +496,8 @@ void get_related(const protocol::Request& req, const RouteParams& params, Respon
   const auto pid = product_id(params, protocol::QueryString(req.query));
   if (!pid) return invalid_product(res);
   serve_read(req, std::move(res),
-             Read{Read::Kind::Related, *pid, 0, 0, db::sql::kRelated,
-                  "GET /products/:id/related", cache_key('p', *pid)});
+             Read{Read::Kind::Related, *pid, 0, 0, db::sql::kRelated, "GET /products/:id/related",
+                  cache_key('p', *pid)});
 }
 
 // A committed write to `product`: every cached answer about it is stale from now on.
@@ -598,8 +598,7 @@ void put_report(const protocol::Request&, const RouteParams& params, Responder r
 
 void get_readyz(const protocol::Request&, const RouteParams&, Responder res) {
   const ApiContext* ctx = context(res.reactor());
-  if (ctx && ctx->pool.primary_ready() &&
-      ctx->shared.listen_up.load(std::memory_order_acquire))
+  if (ctx && ctx->pool.primary_ready() && ctx->shared.listen_up.load(std::memory_order_acquire))
     return res.send_text(200, "ready");
   unavailable(res);
 }

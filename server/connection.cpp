@@ -247,7 +247,8 @@ void Connection::flush() {
     for (std::size_t i = 0; i < queue_.size() && cnt + 3 <= kMaxIov && queue_[i].ready; ++i) {
       const Slot& s = queue_[i];
       std::size_t skip = i == 0 ? sent_ : 0;  // a partial write left off inside this slot
-      for (const std::string_view piece : {std::string_view(s.bytes), s.shared_head, s.shared_body}) {
+      for (const std::string_view piece :
+           {std::string_view(s.bytes), s.shared_head, s.shared_body}) {
         if (skip >= piece.size()) {
           skip -= piece.size();
           continue;

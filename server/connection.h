@@ -68,8 +68,8 @@ class Connection final : public IoHandler, public TimerList::Node {
       return bytes.size() + shared_head.size() + shared_body.size();
     }
     std::string log_method, log_target;  // for the access log, only when it is on
-    std::size_t route = 0;     // Router::Match::route, for metrics
-    std::int64_t start_us = 0;  // when the request was parsed (CLOCK_MONOTONIC)
+    std::size_t route = 0;               // Router::Match::route, for metrics
+    std::int64_t start_us = 0;           // when the request was parsed (CLOCK_MONOTONIC)
     bool ready = false;
     bool head_only = false;  // HEAD: no body
     bool keep_alive = true;  // false: close after this response, nothing after it is read

@@ -62,8 +62,8 @@ std::string Metrics::render() const {
         fmt::format_to(it, "reviewsd_http_requests_total{{route=\"{}\",status=\"other\"}} {}\n",
                        route, n);
       } else {
-        fmt::format_to(it, "reviewsd_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
-                       route, kCountedStatuses[s], n);
+        fmt::format_to(it, "reviewsd_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n", route,
+                       kCountedStatuses[s], n);
       }
     }
   }
@@ -99,8 +99,8 @@ std::string Metrics::render() const {
     closed += m->closed.get();
     shed += m->shed.get();
   }
-  append_metric(out, "reviewsd_http_received_bytes_total", "counter",
-                "Bytes read from clients.", in);
+  append_metric(out, "reviewsd_http_received_bytes_total", "counter", "Bytes read from clients.",
+                in);
   append_metric(out, "reviewsd_http_sent_bytes_total", "counter", "Bytes written to clients.",
                 sent);
   append_metric(out, "reviewsd_http_connections_accepted_total", "counter",

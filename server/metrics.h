@@ -62,7 +62,7 @@ class ReactorMetrics {
 
  private:
   std::size_t routes_;
-  std::unique_ptr<Counter[]> requests_;  // (routes_ + 1) x kStatusSlots
+  std::unique_ptr<Counter[]> requests_;                      // (routes_ + 1) x kStatusSlots
   std::array<Counter, kLatencyBuckets.size() + 1> buckets_;  // not cumulative; last = +Inf
   Counter latency_us_, count_;
 };

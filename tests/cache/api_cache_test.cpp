@@ -44,9 +44,9 @@ std::string review_json(int product, const std::string& summary) {
 // Polls `target` on `port` until its body contains `needle`; the time it took, or nullopt after
 // `within`.
 std::optional<std::chrono::milliseconds> until_contains(std::uint16_t port,
-                                                         const std::string& target,
-                                                         const std::string& needle,
-                                                         std::chrono::milliseconds within) {
+                                                        const std::string& target,
+                                                        const std::string& needle,
+                                                        std::chrono::milliseconds within) {
   const auto t0 = Clock::now();
   HttpClient c(port);
   while (Clock::now() - t0 < within) {
@@ -74,8 +74,9 @@ TEST_CASE("a write is visible to its writer at once, on every route", "[cache][i
   CHECK(again.header("ETag") == before.header("ETag"));
   CHECK(metric(port, "reviewsd_cache_hits_total") == hits0 + 1);
 
-  REQUIRE(c.request("POST", "/reviews", kJsonType, review_json(2, "fresh-from-the-writer")).status ==
-          201);
+  REQUIRE(
+      c.request("POST", "/reviews", kJsonType, review_json(2, "fresh-from-the-writer")).status ==
+      201);
   const auto after = c.request("GET", list);
   CHECK(after.body.find("fresh-from-the-writer") != std::string::npos);
   CHECK(after.header("ETag") != before.header("ETag"));
@@ -90,8 +91,7 @@ TEST_CASE("a write is visible to its writer at once, on every route", "[cache][i
   CHECK(c.request("GET", "/reviews?product_id=1").status == 200);
 }
 
-TEST_CASE("equivalent queries share one entry; HEAD and 304 come from it",
-          "[cache][integration]") {
+TEST_CASE("equivalent queries share one entry; HEAD and 304 come from it", "[cache][integration]") {
   SampleServer sample;
   const auto port = sample.server().port();
   HttpClient c(port);
@@ -112,8 +112,8 @@ TEST_CASE("equivalent queries share one entry; HEAD and 304 come from it",
   const auto head = c.request("HEAD", "/reviews?product_id=7");
   CHECK(head.status == 200);
   CHECK(head.header("Content-Length") == first.header("Content-Length"));
-  const auto not_modified = c.request(
-      "GET", "/reviews?product_id=7", "If-None-Match: " + first.header("ETag") + "\r\n");
+  const auto not_modified =
+      c.request("GET", "/reviews?product_id=7", "If-None-Match: " + first.header("ETag") + "\r\n");
   CHECK(not_modified.status == 304);
   CHECK(not_modified.body.empty());
   CHECK(metric(port, "reviewsd_cache_misses_total") == misses);
@@ -143,8 +143,8 @@ TEST_CASE("large pages are served gzip-compressed to clients that accept it",
     CHECK(gz.header("ETag") != plain.header("ETag"));
     CHECK(protocol::gzip_decompress(gz.body) == plain.body);
     CHECK(gz.body.size() * 4 < plain.body.size());
-    const auto nm = c.request("GET", page,
-                              "Accept-Encoding: gzip\r\nIf-None-Match: " + gz.header("ETag") + "\r\n");
+    const auto nm = c.request(
+        "GET", page, "Accept-Encoding: gzip\r\nIf-None-Match: " + gz.header("ETag") + "\r\n");
     CHECK(nm.status == 304);
   }
   // q=0 refuses gzip; small bodies are never compressed.
@@ -192,8 +192,7 @@ TEST_CASE("writes through one instance or psql reach the other instances within 
   CHECK(metric(b, "reviewsd_cache_invalidations_total") >= 2);
 }
 
-TEST_CASE("concurrent misses for one cold key cause one database query",
-          "[cache][integration]") {
+TEST_CASE("concurrent misses for one cold key cause one database query", "[cache][integration]") {
   SampleServer sample({"--db-deadline-ms", "20000"});
   const auto port = sample.server().port();
   const auto misses0 = metric(port, "reviewsd_cache_misses_total");
@@ -206,8 +205,7 @@ TEST_CASE("concurrent misses for one cold key cause one database query",
   std::vector<std::unique_ptr<HttpClient>> clients;
   for (int i = 0; i < kClients; ++i) {
     clients.push_back(std::make_unique<HttpClient>(port));
-    clients.back()->send(
-        "GET /reviews/meta?product_id=1000011 HTTP/1.1\r\nHost: t\r\n\r\n");
+    clients.back()->send("GET /reviews/meta?product_id=1000011 HTTP/1.1\r\nHost: t\r\n\r\n");
   }
   const auto t0 = Clock::now();
   while (metric(port, "reviewsd_cache_coalesced_total") - coalesced0 < kClients - 1 &&
@@ -226,8 +224,7 @@ TEST_CASE("concurrent misses for one cold key cause one database query",
   CHECK(metric(port, "reviewsd_cache_misses_total") - misses0 == 1);
 }
 
-TEST_CASE("with --cache-mb 0 nothing is stored and answers are the same",
-          "[cache][integration]") {
+TEST_CASE("with --cache-mb 0 nothing is stored and answers are the same", "[cache][integration]") {
   SampleServer sample({"--cache-mb", "0"});
   const auto port = sample.server().port();
   HttpClient c(port);

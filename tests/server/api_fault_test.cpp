@@ -136,9 +136,9 @@ TEST_CASE("reads go to a replica while it is up, and to the primary when it is n
   OwnCluster replica;  // same data, loaded separately; one row told apart to see who answered
   db::exec(db::connect(replica.conninfo()).get(),
            "UPDATE related SET related_product_id = 9 WHERE id = 1");
-  ServerProcess server(
-      {"--db", primary.conninfo(), "--replica", replica.conninfo(), "--db-deadline-ms", "1000",
-       "--cache-mb", "0"});  // who answers is under test, not what was cached
+  ServerProcess server({"--db", primary.conninfo(), "--replica", replica.conninfo(),
+                        "--db-deadline-ms", "1000", "--cache-mb",
+                        "0"});  // who answers is under test, not what was cached
   REQUIRE(server.wait_for_status("/readyz", 200));
   REQUIRE(server.wait_for_status("/products/1/related", 200));
   HttpClient c(server.port());

@@ -5,14 +5,14 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdio>
-#include <fstream>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <iterator>
 #include <map>
-#include <thread>
 #include <sstream>
+#include <thread>
 
 namespace {
 
