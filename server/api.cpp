@@ -55,14 +55,7 @@ struct ApiShared {
   std::vector<ApiContext*> contexts;
 };
 
-// A reactor's pool statistics, copied once per second by the reactor for GET /metrics (a pool
-// is only ever touched on its own thread).
-struct PoolSnapshot {
-  std::atomic<std::uint64_t> queries{0}, outstanding{0}, errors{0}, unavailable{0}, timeouts{0},
-      overloaded{0}, retries{0}, connections_up{0}, connections_total{0}, replicas_up{0},
-      replicas_total{0}, reconnects{0}, primary_up{0}, listening{0}, listen_connects{0};
-};
-// How often each reactor refreshes its PoolSnapshot.
+// How often each reactor copies its pool statistics for GET /metrics.
 constexpr std::chrono::milliseconds kPoolSnapshotInterval{1000};
 
 // One per reactor, owned by the hooks and found through Reactor::user_data().
@@ -73,30 +66,21 @@ struct ApiContext {
   db::PgPool pool;
   ApiShared& shared;
   std::unique_ptr<db::PgListener> listener;  // reactor 0 only: one LISTEN per process
-  PoolSnapshot snapshot;
+  // A copy of the pool's statistics, refreshed once a second by the reactor (a pool is only
+  // ever touched on its own thread) and read by scrapes: the mutex is never contended.
+  mutable std::mutex snapshot_mu;
+  db::PoolStats snapshot;
+  bool listening = false;
+  unsigned long listen_connects = 0;
   std::uint64_t snapshot_timer = 0;
 
   void take_snapshot() {
     const db::PoolStats st = pool.stats();
-    const auto set = [](std::atomic<std::uint64_t>& a, std::uint64_t v) {
-      a.store(v, std::memory_order_relaxed);
-    };
-    set(snapshot.queries, st.queries);
-    set(snapshot.outstanding, st.outstanding);
-    set(snapshot.errors, st.errors);
-    set(snapshot.unavailable, st.unavailable);
-    set(snapshot.timeouts, st.timeouts);
-    set(snapshot.overloaded, st.overloaded);
-    set(snapshot.retries, st.retries);
-    set(snapshot.connections_up, st.connections_up);
-    set(snapshot.connections_total, st.connections_total);
-    set(snapshot.replicas_up, st.replicas_up);
-    set(snapshot.replicas_total, st.replicas_total);
-    set(snapshot.reconnects, st.reconnects);
-    set(snapshot.primary_up, st.primary_up ? 1 : 0);
+    std::lock_guard lock(snapshot_mu);
+    snapshot = st;
     if (listener) {
-      set(snapshot.listening, listener->listening() ? 1 : 0);
-      set(snapshot.listen_connects, listener->connects());
+      listening = listener->listening();
+      listen_connects = listener->connects();
     }
   }
   void snapshot_every_second() {
@@ -135,31 +119,29 @@ void collect_metrics(ApiShared& shared, std::string& out) {
 
   PoolStats sum;
   std::uint64_t listening = 0, listen_connects = 0, replicas_up = 0, replicas_total = 0;
-  bool first = true;
   {
     std::lock_guard lock(shared.contexts_mu);
+    bool first = true;
     for (const ApiContext* ctx : shared.contexts) {
-      const PoolSnapshot& p = ctx->snapshot;
-      const auto get = [](const std::atomic<std::uint64_t>& a) {
-        return a.load(std::memory_order_relaxed);
-      };
-      sum.queries += get(p.queries);
-      sum.outstanding += get(p.outstanding);
-      sum.errors += get(p.errors);
-      sum.unavailable += get(p.unavailable);
-      sum.timeouts += get(p.timeouts);
-      sum.overloaded += get(p.overloaded);
-      sum.retries += get(p.retries);
-      sum.connections_up += static_cast<unsigned>(get(p.connections_up));
-      sum.connections_total += static_cast<unsigned>(get(p.connections_total));
+      std::lock_guard snap(ctx->snapshot_mu);
+      const PoolStats& p = ctx->snapshot;
+      sum.queries += p.queries;
+      sum.outstanding += p.outstanding;
+      sum.errors += p.errors;
+      sum.unavailable += p.unavailable;
+      sum.timeouts += p.timeouts;
+      sum.overloaded += p.overloaded;
+      sum.retries += p.retries;
+      sum.reconnects += p.reconnects;
+      sum.connections_up += p.connections_up;
+      sum.connections_total += p.connections_total;
+      sum.primary_up = sum.primary_up || p.primary_up;
       // Every reactor has its own connections to each replica: report the worst view.
-      replicas_up = first ? get(p.replicas_up) : std::min(replicas_up, get(p.replicas_up));
-      replicas_total = get(p.replicas_total);
+      replicas_up = first ? p.replicas_up : std::min<std::uint64_t>(replicas_up, p.replicas_up);
+      replicas_total = p.replicas_total;
       first = false;
-      sum.reconnects += get(p.reconnects);
-      sum.primary_up = sum.primary_up || get(p.primary_up) != 0;
-      listening += get(p.listening);
-      listen_connects += get(p.listen_connects);
+      listening += ctx->listening;
+      listen_connects += ctx->listen_connects;
     }
   }
   const Row db_rows[] = {
