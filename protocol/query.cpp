@@ -11,7 +11,12 @@ int hex_value(char c) {
   return -1;
 }
 
-bool needs_decoding(std::string_view s) { return s.find_first_of("%+") != std::string_view::npos; }
+// A plain loop: string_view::find_first_of calls memchr once per character.
+bool needs_decoding(std::string_view s) noexcept {
+  for (const char c : s)
+    if (c == '%' || c == '+') return true;
+  return false;
+}
 
 }  // namespace
 
@@ -33,20 +38,38 @@ std::string percent_decode(std::string_view in) {
   return out;
 }
 
-std::optional<std::string> QueryString::get(std::string_view name) const {
-  std::string_view rest = raw_;
+QueryString::QueryString(std::string_view raw) noexcept : rest_(raw) {
+  while (count_ < kIndexed && next_pair(rest_, pairs_[count_])) ++count_;
+}
+
+bool QueryString::next_pair(std::string_view& rest, Pair& out) noexcept {
   while (!rest.empty()) {
     const auto amp = rest.find('&');
     const std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    const std::string_view key = pair.substr(0, eq);
-    const std::string_view value =
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    const bool match = needs_decoding(key) ? percent_decode(key) == name : key == name;
-    if (match) return needs_decoding(value) ? percent_decode(value) : std::string(value);
+    out.name = pair.substr(0, eq);
+    out.value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    out.name_encoded = needs_decoding(out.name);
+    out.value_encoded = needs_decoding(out.value);
+    return true;
   }
+  return false;
+}
+
+std::optional<std::string> QueryString::value_if(const Pair& p, std::string_view name) {
+  const bool match = p.name_encoded ? percent_decode(p.name) == name : p.name == name;
+  if (!match) return std::nullopt;
+  return p.value_encoded ? percent_decode(p.value) : std::string(p.value);
+}
+
+std::optional<std::string> QueryString::get(std::string_view name) const {
+  for (std::size_t i = 0; i < count_; ++i)
+    if (auto v = value_if(pairs_[i], name)) return v;
+  std::string_view rest = rest_;
+  for (Pair p; next_pair(rest, p);)
+    if (auto v = value_if(p, name)) return v;
   return std::nullopt;
 }
 

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -429,10 +430,17 @@ void serve_read(const protocol::Request& req, Responder res, Read read) {
                   });
 }
 
-std::string cache_key(char kind, std::int32_t product) {
-  std::string key(1, kind);
-  key += decimal(product);
-  return key;
+// `kind` then the numbers joined by '/': "m42", "rn42/0/5". Built in a stack buffer and
+// assigned once (a key fits in the string's inline buffer: no allocation on a cache hit).
+std::string cache_key(char kind, std::initializer_list<std::int64_t> numbers) {
+  char buf[64];  // 1 + 3 x (20 digits + '/') fits
+  char* p = buf;
+  *p++ = kind;
+  for (const std::int64_t n : numbers) {
+    if (p != buf + 1) *p++ = '/';
+    p = std::to_chars(p, buf + sizeof buf, n).ptr;
+  }
+  return {buf, static_cast<std::size_t>(p - buf)};
 }
 
 void get_reviews(const protocol::Request& req, const RouteParams& params, Responder res) {
@@ -458,11 +466,7 @@ void get_reviews(const protocol::Request& req, const RouteParams& params, Respon
   Read read{Read::Kind::Reviews, *pid, page - 1, count, stmt, "GET /reviews", {}};
   // r<sort><product>/<page0>/<count>: "/reviews?product_id=007&count=5" and
   // "/reviews?count=5&product_id=7&unknown=1" are one entry.
-  read.key = cache_key(sort_code, *pid);
-  read.key += '/';
-  read.key += decimal(read.page0);
-  read.key += '/';
-  read.key += decimal(count);
+  read.key = cache_key(sort_code, {*pid, read.page0, count});
   serve_read(req, std::move(res), std::move(read));
 }
 
@@ -471,7 +475,7 @@ void get_meta(const protocol::Request& req, const RouteParams& params, Responder
   if (!pid) return invalid_product(res);
   serve_read(req, std::move(res),
              Read{Read::Kind::Meta, *pid, 0, 0, db::sql::kMeta, "GET /reviews/meta",
-                  cache_key('m', *pid)});
+                  cache_key('m', {*pid})});
 }
 
 void get_related(const protocol::Request& req, const RouteParams& params, Responder res) {
@@ -479,7 +483,7 @@ void get_related(const protocol::Request& req, const RouteParams& params, Respon
   if (!pid) return invalid_product(res);
   serve_read(req, std::move(res),
              Read{Read::Kind::Related, *pid, 0, 0, db::sql::kRelated, "GET /products/:id/related",
-                  cache_key('p', *pid)});
+                  cache_key('p', {*pid})});
 }
 
 // A committed write to `product`: every cached answer about it is stale from now on.

@@ -49,7 +49,11 @@ void Router::add(Method method, std::string_view pattern, Handler handler) {
   Route* route = nullptr;
   for (auto& r : routes_)
     if (r.segments == segments) route = &r;
-  if (!route) route = &routes_.emplace_back(Route{std::move(segments), {}, {}});
+  if (!route) {
+    std::string first =
+        segments.empty() || segments[0].starts_with(':') ? std::string() : segments[0];
+    route = &routes_.emplace_back(Route{std::move(segments), std::move(first), {}, {}});
+  }
   for (const auto& [m, h] : route->handlers)
     if (m == method) throw std::logic_error("duplicate route " + std::string(pattern));
   route->handlers.emplace_back(method, std::move(handler));
@@ -102,7 +106,11 @@ std::vector<std::string> Router::route_patterns() const {
 Router::Match Router::find(Method method, std::string_view path) const {
   Match m;
   m.route = routes_.size();
+  // The path's first segment: "/reviews/5/list" -> "reviews", "/" -> "".
+  std::string_view first = path.substr(path.starts_with('/') ? 1 : 0);
+  first = first.substr(0, first.find('/'));
   for (const auto& r : routes_) {
+    if (!r.first.empty() && r.first != first) continue;
     if (!match(r, path, m.params)) continue;
     m.route = static_cast<std::size_t>(&r - routes_.data());
     const Handler* get = nullptr;

@@ -35,6 +35,9 @@ class Router {
  private:
   struct Route {
     std::vector<std::string> segments;  // ":name" marks a parameter
+    // The first segment when it is a literal ("reviews"), else empty: find() compares it with
+    // the path's first segment before walking the pattern, so most routes cost one compare.
+    std::string first;
     std::vector<std::pair<protocol::Method, Handler>> handlers;
     std::string allow;
   };

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <string>
+
 using protocol::parse_positive_int;
 using protocol::percent_decode;
 using protocol::QueryString;
@@ -34,6 +36,26 @@ TEST_CASE("query parameters: first wins, decoded, unknown ignored", "[protocol][
   // Decoding happens before the integer check.
   CHECK(parse_positive_int(*QueryString("product_id=%31%32").get("product_id")) == 12);
   CHECK_FALSE(parse_positive_int(*QueryString("product_id=%2B1").get("product_id")).has_value());
+}
+
+TEST_CASE("query parameters past the first eight: same rules", "[protocol][query]") {
+  // The first pairs are indexed at construction, the rest scanned when asked; a name must be
+  // found, first occurrence first, wherever it sits.
+  std::string raw;
+  for (int i = 0; i < 12; ++i) raw += "&p" + std::to_string(i) + "=" + std::to_string(i);
+  raw += "&late=x&p3=again&l%61te2=y+z";
+  const QueryString q(raw);
+  CHECK(q.get("p0") == "0");
+  CHECK(q.get("p7") == "7");
+  CHECK(q.get("p8") == "8");
+  CHECK(q.get("p11") == "11");
+  CHECK(q.get("p3") == "3");
+  CHECK(q.get("late") == "x");
+  CHECK(q.get("late2") == "y z");
+  CHECK_FALSE(q.get("p12").has_value());
+  // A name repeated across the boundary: the indexed (earlier) one wins.
+  CHECK(QueryString("a=1&b&c&d&e&f&g&h&a=2").get("a") == "1");
+  CHECK(QueryString("b&c&d&e&f&g&h&i&a=2&a=3").get("a") == "2");
 }
 
 TEST_CASE("percent_decode", "[protocol][query]") {

@@ -55,3 +55,24 @@ TEST_CASE("HEAD follows GET, OPTIONS is a preflight, others get 405 with Allow",
   CHECK(r.find(Method::Head, "/reviews/1/report").outcome == Router::Outcome::MethodNotAllowed);
   CHECK_THROWS(r.add(Method::Get, "/reviews/", noop()));
 }
+
+TEST_CASE("a route starting with a parameter is tried for every first segment; indexes hold",
+          "[server][router]") {
+  Router r;
+  r.add(Method::Get, "/products/:id/related", noop());
+  r.add(Method::Get, "/:tenant/reviews", noop());
+  r.add(Method::Get, "/reviews/meta", noop());
+  r.add(Method::Get, "/", noop());
+  const auto t = r.find(Method::Get, "/acme/reviews");
+  REQUIRE(t.outcome == Router::Outcome::Found);
+  CHECK(t.params.get("tenant") == "acme");
+  CHECK(t.route == 1);
+  // "products" as a tenant: the literal route is skipped by its first segment, not by luck.
+  CHECK(r.find(Method::Get, "/products/reviews").params.get("tenant") == "products");
+  CHECK(r.find(Method::Get, "/products/9/related").route == 0);
+  CHECK(r.find(Method::Get, "/reviews/meta/").route == 2);
+  CHECK(r.find(Method::Get, "/").route == 3);
+  CHECK(r.find(Method::Get, "/meta").outcome == Router::Outcome::NotFound);
+  CHECK(r.find(Method::Get, "/meta").route == r.route_count());
+  CHECK(r.find(Method::Get, "reviews/meta").outcome == Router::Outcome::NotFound);
+}
