@@ -51,6 +51,15 @@ struct KeyEq {
 
 std::size_t hash_key(std::string_view key) noexcept { return std::hash<std::string_view>{}(key); }
 
+// splitmix64's finalizer: every input bit moves every output bit.
+std::uint64_t mix(std::uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 // Through uint32, so that a negative id (never valid, but possible in a bad request) still maps
 // into range. `slots` is a power of two.
 std::size_t slot_index(std::int32_t product, std::size_t slots) noexcept {
@@ -160,6 +169,8 @@ ResponseCache::ResponseCache(const Options& options) : options_(options) {
       options_.generation_slots > kMaxGenerationSlots)
     throw std::invalid_argument("cache: generation_slots must be a power of two, at most 2^32");
   if (options_.ttl_ms <= 0) throw std::invalid_argument("cache: ttl_ms must be positive");
+  if (options_.ttl_spread_percent < 0 || options_.ttl_spread_percent > 100)
+    throw std::invalid_argument("cache: ttl_spread_percent must be in 0..100");
 
   shard_shift_ = kHashBits - static_cast<unsigned>(std::countr_zero(options_.shards));
   shards_.reserve(options_.shards);
@@ -177,6 +188,15 @@ ResponseCache::~ResponseCache() = default;
 ResponseCache::Shard& ResponseCache::shard_for(std::size_t key_hash) const noexcept {
   if (shard_shift_ >= kHashBits) return *shards_[0];  // one shard: a shift by 64 is undefined
   return *shards_[key_hash >> shard_shift_];
+}
+
+std::int64_t ResponseCache::ttl_spread(std::size_t key_hash, std::uint64_t flight) const noexcept {
+  const auto span =
+      static_cast<std::uint64_t>(options_.ttl_ms / 100 * options_.ttl_spread_percent +
+                                 options_.ttl_ms % 100 * options_.ttl_spread_percent / 100);
+  if (span == 0) return 0;
+  // The flight id takes part so that the same key refilled gets another point in the span.
+  return static_cast<std::int64_t>(mix(key_hash ^ mix(flight)) % (span + 1));
 }
 
 // Memory ordering. invalidate() bumps a generation with a release RMW after the writer's commit
@@ -265,10 +285,10 @@ void ResponseCache::complete(std::string_view key, std::int32_t product, std::ui
   const bool store = response != nullptr && enabled();
   // Built before locking: the shard lock covers map and list work only.
   Key owned{store ? std::string(key) : std::string(), probe.hash};
-  const std::int64_t expires_ms =
-      now_ms > std::numeric_limits<std::int64_t>::max() - options_.ttl_ms
-          ? std::numeric_limits<std::int64_t>::max()
-          : now_ms + options_.ttl_ms;
+  const std::int64_t ttl = options_.ttl_ms - ttl_spread(probe.hash, flight);
+  const std::int64_t expires_ms = now_ms > std::numeric_limits<std::int64_t>::max() - ttl
+                                      ? std::numeric_limits<std::int64_t>::max()
+                                      : now_ms + ttl;
 
   std::vector<Waiter> waiters;
   std::vector<ResponsePtr> graveyard;  // declared before the lock: released after it

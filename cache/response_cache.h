@@ -64,7 +64,12 @@ struct Options {
   // 0 disables the cache: nothing is kept, so no lookup hits, but misses still coalesce.
   std::size_t max_bytes = 256u << 20;
   std::int64_t ttl_ms = 60'000;  // safety net behind invalidation; > 0
-  std::size_t shards = 16;       // power of two
+  // Entries live between ttl_ms x (100 - ttl_spread_percent)% and ttl_ms, spread by a hash of
+  // key and flight: a cache filled in one burst (a warm-up, the refill after a flush) would
+  // otherwise expire in one burst too, and send all its queries to PostgreSQL in the same
+  // second. 0..100; 0 gives every entry exactly ttl_ms.
+  int ttl_spread_percent = 20;
+  std::size_t shards = 16;  // power of two
   // Generation slots: product ids are mapped onto them modulo this power of two. A collision
   // only costs extra misses. 2^20 covers the full data set's 1,000,011 products one to one.
   // Power of two, at most 2^32 (product ids are 32-bit).
@@ -133,7 +138,7 @@ class ResponseCache {
   // Ends a flight started by lookup() → Lead. Stores `response` (if non-null, enabled, its
   // stamp still current and it fits), then calls every waiter of that flight, and only of that
   // flight, with `response`. A second call, or an unknown `flight`, wakes nobody and only tries
-  // to store. Expiry is `now_ms` + ttl_ms.
+  // to store. Expiry is `now_ms` + ttl_ms, less the spread (Options).
   void complete(std::string_view key, std::int32_t product, std::uint64_t flight, Stamp stamp,
                 ResponsePtr response, std::int64_t now_ms);
 
@@ -159,6 +164,8 @@ class ResponseCache {
  private:
   struct Shard;
   Shard& shard_for(std::size_t key_hash) const noexcept;
+  // How much shorter than ttl_ms this entry lives: 0 .. ttl_ms x ttl_spread_percent / 100.
+  [[nodiscard]] std::int64_t ttl_spread(std::size_t key_hash, std::uint64_t flight) const noexcept;
 
   Options options_;
   std::vector<std::unique_ptr<Shard>> shards_;

@@ -41,6 +41,7 @@ Options options(std::size_t max_bytes, std::size_t shards = 1) {
   Options o;
   o.max_bytes = max_bytes;
   o.ttl_ms = kTtl;
+  o.ttl_spread_percent = 0;  // exact expiry; the spread has its own test
   o.shards = shards;
   o.generation_slots = 16;
   return o;
@@ -103,6 +104,10 @@ TEST_CASE("invalid options are refused", "[cache][options]") {
     return o;
   };
   CHECK_THROWS_AS(ResponseCache(with([](Options& o) { o.shards = 0; })), std::invalid_argument);
+  CHECK_THROWS_AS(ResponseCache(with([](Options& o) { o.ttl_spread_percent = -1; })),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(ResponseCache(with([](Options& o) { o.ttl_spread_percent = 101; })),
+                  std::invalid_argument);
   CHECK_THROWS_AS(ResponseCache(with([](Options& o) { o.shards = 3; })), std::invalid_argument);
   CHECK_THROWS_AS(ResponseCache(with([](Options& o) { o.generation_slots = 0; })),
                   std::invalid_argument);
@@ -134,6 +139,26 @@ TEST_CASE("a completed lead is a hit until its TTL passes", "[cache][ttl]") {
   CHECK(s.insertions == 1);
   CHECK(s.entries == 0);
   CHECK(s.bytes == 0);
+}
+
+TEST_CASE("entries filled together expire spread over the last part of the TTL", "[cache][ttl]") {
+  Options o = options(64 << 20);
+  o.ttl_spread_percent = 20;
+  ResponseCache c(o);
+  constexpr int kKeys = 1000;
+  const auto key = [](int i) { return "/k" + std::to_string(i); };
+  for (int i = 0; i < kKeys; ++i) put(c, key(i), i, response(10), kNow);
+  // Alive at each probe time (a probe of an expired entry drops it; a live one stays).
+  const auto alive_at = [&](std::int64_t t) {
+    int n = 0;
+    for (int i = 0; i < kKeys; ++i) n += c.find(key(i), i, t) != nullptr;
+    return n;
+  };
+  CHECK(alive_at(kNow + kTtl * 80 / 100 - 1) == kKeys);  // none before the spread starts
+  const int at_90 = alive_at(kNow + kTtl * 90 / 100);    // about half, by the hash
+  CHECK(at_90 > kKeys / 4);
+  CHECK(at_90 < kKeys * 3 / 4);
+  CHECK(alive_at(kNow + kTtl) == 0);  // ttl_ms stays the upper bound
 }
 
 TEST_CASE("an entry costs its key, its value and the fixed overhead", "[cache][budget]") {
