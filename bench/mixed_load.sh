@@ -25,7 +25,7 @@ LO=$(( MAXP - MAXP / 10 )); HI=$MAXP
 "$BIN" serve --listen "127.0.0.1:$PORT" --threads 2 --db "$DB" 2>"$TMP/serve.log" &
 SERVER_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-wrk -t1 -c64 -d3s -s "$HERE/random_product.lua" "http://127.0.0.1:$PORT" -- '/reviews/meta?product_id=%d' "$LO" "$HI" >/dev/null
+wrk -t1 -c64 -d3s -s "$HERE/product_mix.lua" "http://127.0.0.1:$PORT" -- '/reviews/meta?product_id=%d' uniform "$LO" "$HI" >/dev/null
 
 for i in $(seq "$ROUNDS"); do
   before=$(psql "$DB" -Atc "SELECT count(*) || ' ' || sum(helpfulness) FROM reviews")

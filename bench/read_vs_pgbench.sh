@@ -6,7 +6,7 @@
 # BIN is a Release reviewsd, CONNINFO a loaded database (scale 1 for the published figures).
 # For each route (meta, reviews) and each round, alternately:
 #   - reviewsd serve --threads 2 --db-conns-per-thread K, driven by wrk -t1 -c64 for $DUR with
-#     product ids uniform over the last 10% of products (bench/random_product.lua);
+#     product ids uniform over the last 10% of products (bench/product_mix.lua uniform);
 #   - pgbench -M prepared -c 2K -j1 for $DUR with the same SQL (`reviewsd sql`) and the same
 #     id distribution: the same number of database connections.
 # Prints each run and the medians and ratio. Env: DUR (default 10s), PORT (default 18081),
@@ -57,12 +57,12 @@ for route in ${ONLY:-meta reviews}; do
   esac
   : > "$TMP/r.$route"; : > "$TMP/p.$route"; : > "$TMP/l.$route"
   # Warm the buffer cache once for both (the same pages).
-  wrk -t1 -c64 -d3s -s "$HERE/random_product.lua" "http://127.0.0.1:$PORT" -- "$path" "$LO" "$HI" >/dev/null
+  wrk -t1 -c64 -d3s -s "$HERE/product_mix.lua" "http://127.0.0.1:$PORT" -- "$path" uniform "$LO" "$HI" >/dev/null
   for i in $(seq "$ROUNDS"); do
-    out=$(wrk -t1 -c64 -d"$DUR" --latency -s "$HERE/random_product.lua" "http://127.0.0.1:$PORT" -- "$path" "$LO" "$HI")
+    out=$(wrk -t1 -c64 -d"$DUR" --latency -s "$HERE/product_mix.lua" "http://127.0.0.1:$PORT" -- "$path" uniform "$LO" "$HI")
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-    bad=$(echo "$out" | awk '/non-2xx/ {print $3}')
+    bad=$(echo "$out" | awk '/^non-200 responses:/ {print $3}')
     tps=$("$PGBENCH" -n -M prepared -c "$DBCONNS" -j 1 -T "${DUR%s}" -f "$TMP/$stmt.sql" "$DB" 2>/dev/null |
           awk '/^tps/ {print $3}')
     echo "$route round $i: reviewsd $rps req/s (p99 $p99, non-2xx $bad)   pgbench $tps tps"
