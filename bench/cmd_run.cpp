@@ -1,12 +1,788 @@
-// `reviewsd-bench run` (issue 7): not written yet.
+// `reviewsd-bench run`: from nothing to a report in one command. A private PostgreSQL cluster
+// (db::LocalCluster, as `reviewsd demo`: as root it runs as the `postgres` OS user), the data
+// set at the asked scale generated and loaded once and reused, `reviewsd serve`, each scenario
+// through `reviewsd-bench load --json` (a child of ours: /proc/self/exe), the references (nginx
+// `return 200`, pgbench -M prepared), then report.md and report.html. Everything it starts is
+// a child it stops by pid on every exit path, Ctrl-C and SIGTERM included.
 #include "bench/commands.h"
+#include "bench/html_report.h"
+#include "bench/run_result.h"
+#include "bench/run_support.h"
+#include "db/local_cluster.h"
+#include "db/pg.h"
+#include "db/schema.h"
 
 #include <fmt/format.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
 
 namespace bench {
 
-int cmd_run(const std::vector<std::string_view>&) {
-  throw UsageError{"'run' is not implemented yet"};
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kAllScenarios[] = {"random", "hot", "repeat", "list", "mixed", "ramp"};
+
+constexpr const char* kUsage =
+    R"(usage: reviewsd-bench run --scale SF [--scenario NAME]... [options]
+
+From nothing to a report: creates (or reuses) a private PostgreSQL cluster, generates and loads
+the data set at scale SF unless it is already there, starts `reviewsd serve` (response cache on),
+runs each scenario with `reviewsd-bench load` (warm-up, then the measured window), then the
+references (nginx `return 200` of a body of each scenario's mean response size, driven by the
+same load command: the HTTP ceiling; `reviewsd serve --cache-mb 0` on `random` against
+`pgbench -M prepared` running the same SQL over as many database connections: the database
+ceiling), stops everything it started and writes OUT/report.md and OUT/report.html (inline SVG
+plots) next to every JSON result. The Markdown table is printed on stdout at the end;
+progress goes to stderr. Ctrl-C stops everything started and exits 130.
+
+Scenarios: random hot repeat list mixed ramp (ramp = random at an increasing constant rate,
+--ramp START:STEP:MAX, until p99 passes --slo-p99-ms).
+
+  --scale SF             data set scale, 1 = full size (required)
+  --scenario NAME        repeatable or a comma list (default: all six)
+  --out DIR              results and report (default bench/out/YYYYMMDD-HHMMSS)
+  --cluster DIR          the private cluster and the generated CSVs, reused across runs: one
+                         database per scale (sf1, sf0_01) (default /tmp/reviewsd-bench)
+  --pg-port N            the cluster's socket port, unix socket only (default 5437)
+  --keep-cluster         leave the cluster running at the end (the next run reuses it)
+  --seed N               data generator seed (default 42)
+  --duration S           measured seconds per scenario (default 10)
+  --warmup S             warm-up seconds before each measurement (default 2)
+  --connections C        keep-alive connections (default 64)
+  --threads T            load generator threads (default 1)
+  --rate R               open loop at R requests/s for the non-ramp scenarios (default closed)
+  --route R              reviews, meta or both for random/hot/repeat (default: the scenario's)
+  --ramp START:STEP:MAX  the ramp's offered rates (default 1000:1000:20000)
+  --slo-p99-ms B         the ramp's latency bound (default 10)
+  --step-seconds S       seconds per ramp step (default 2)
+  --serve-threads N      `reviewsd serve --threads` (default: number of cores)
+  --bin PATH             the reviewsd binary (default: ../server/reviewsd next to this binary,
+                         then ./reviewsd next to it, then $PATH)
+  --no-reference         skip the nginx and pgbench references
+)";
+
+struct RunOptions {
+  std::string scale_text;
+  double scale = 0;
+  std::vector<std::string> scenarios;
+  fs::path out;
+  fs::path cluster = "/tmp/reviewsd-bench";
+  int pg_port = 5437;
+  bool keep_cluster = false;
+  std::string seed = "42";
+  std::string duration = "10", warmup = "2";
+  double duration_s = 10, warmup_s = 2;
+  std::string connections = "64", threads = "1";
+  std::string rate;
+  std::string route;
+  std::string ramp = "1000:1000:20000";
+  std::string slo_ms = "10";
+  std::string step_seconds = "2";
+  double ramp_seconds = 0;
+  int serve_threads = 0;
+  fs::path bin;
+  bool reference = true;
+  std::string command_line;
+};
+
+double to_number(std::string_view flag, std::string_view v, double lo, double hi) {
+  double d = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (ec != std::errc{} || end != v.data() + v.size() || !(d >= lo && d <= hi))
+    throw UsageError{fmt::format("{}: expected a number in [{}, {}], got '{}'", flag, lo, hi, v)};
+  return d;
+}
+
+std::string shell_quote(std::string_view a) {
+  if (!a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_./:=,@%+") == std::string_view::npos)
+    return std::string(a);
+  std::string out = "'";
+  for (const char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string join_command(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + shell_quote(a);
+  return s;
+}
+
+std::string now_text(const char* format, bool utc) {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  if (utc)
+    gmtime_r(&t, &tm);
+  else
+    localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+std::string first_line(std::string s) {
+  s = s.substr(0, s.find('\n'));
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string file_field(const fs::path& file, const std::string& key, char sep) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with(key)) continue;
+    auto at = line.find(sep);
+    if (at == std::string::npos) continue;
+    std::string v = line.substr(at + 1);
+    v.erase(0, v.find_first_not_of(" \t\""));
+    while (!v.empty() && (v.back() == '"' || v.back() == ' ')) v.pop_back();
+    return v;
+  }
+  return "unknown";
+}
+
+RunOptions parse(const std::vector<std::string_view>& args) {
+  RunOptions o;
+  bool have_scale = false;
+  o.command_line = "reviewsd-bench run";
+  for (const auto a : args) o.command_line += " " + shell_quote(a);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string_view flag = args[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    }
+    if (flag == "--keep-cluster") {
+      o.keep_cluster = true;
+      continue;
+    }
+    if (flag == "--no-reference") {
+      o.reference = false;
+      continue;
+    }
+    if (i + 1 >= args.size()) throw UsageError{fmt::format("{} needs a value", flag)};
+    const std::string v(args[++i]);
+    if (flag == "--scale") {
+      o.scale = to_number(flag, v, 1e-6, 100);
+      o.scale_text = fmt::format("{}", o.scale);
+      have_scale = true;
+    } else if (flag == "--scenario") {
+      std::stringstream ss(v);
+      for (std::string s; std::getline(ss, s, ',');) {
+        if (s.empty()) continue;
+        if (std::find(std::begin(kAllScenarios), std::end(kAllScenarios), s) ==
+            std::end(kAllScenarios))
+          throw UsageError{
+              fmt::format("--scenario: unknown '{}' (random, hot, repeat, list, mixed, ramp)", s)};
+        if (std::find(o.scenarios.begin(), o.scenarios.end(), s) == o.scenarios.end())
+          o.scenarios.push_back(s);
+      }
+    } else if (flag == "--out") {
+      o.out = v;
+    } else if (flag == "--cluster") {
+      o.cluster = v;
+    } else if (flag == "--pg-port") {
+      o.pg_port = static_cast<int>(to_number(flag, v, 1, 65535));
+    } else if (flag == "--seed") {
+      to_number(flag, v, 0, 9e15);
+      o.seed = v;
+    } else if (flag == "--duration") {
+      o.duration_s = to_number(flag, v, 0.1, 3600);
+      o.duration = v;
+    } else if (flag == "--warmup") {
+      o.warmup_s = to_number(flag, v, 0, 3600);
+      o.warmup = v;
+    } else if (flag == "--connections") {
+      to_number(flag, v, 1, 60000);
+      o.connections = v;
+    } else if (flag == "--threads") {
+      to_number(flag, v, 1, 256);
+      o.threads = v;
+    } else if (flag == "--rate") {
+      to_number(flag, v, 1e-3, 1e8);
+      o.rate = v;
+    } else if (flag == "--route") {
+      if (v != "reviews" && v != "meta" && v != "both")
+        throw UsageError{"--route: reviews, meta or both"};
+      o.route = v;
+    } else if (flag == "--ramp") {
+      o.ramp = v;
+    } else if (flag == "--slo-p99-ms") {
+      to_number(flag, v, 1e-3, 60000);
+      o.slo_ms = v;
+    } else if (flag == "--step-seconds") {
+      to_number(flag, v, 0.1, 3600);
+      o.step_seconds = v;
+    } else if (flag == "--serve-threads") {
+      o.serve_threads = static_cast<int>(to_number(flag, v, 1, 1024));
+    } else if (flag == "--bin") {
+      o.bin = v;
+    } else {
+      throw UsageError{fmt::format("unknown option {}", flag)};
+    }
+  }
+  if (!have_scale) throw UsageError{"--scale is required"};
+  if (o.scenarios.empty()) o.scenarios.assign(std::begin(kAllScenarios), std::end(kAllScenarios));
+  {
+    // The ramp's length, for its time limit: one step per rate START, START+STEP, ..., MAX.
+    const auto c1 = o.ramp.find(':'), c2 = o.ramp.find(':', c1 + 1);
+    if (c1 == std::string::npos || c2 == std::string::npos)
+      throw UsageError{"--ramp: expected START:STEP:MAX"};
+    const double start = to_number("--ramp", o.ramp.substr(0, c1), 1e-3, 1e8);
+    const double step = to_number("--ramp", o.ramp.substr(c1 + 1, c2 - c1 - 1), 1e-3, 1e8);
+    const double max = to_number("--ramp", o.ramp.substr(c2 + 1), start, 1e8);
+    o.ramp_seconds = (std::floor((max - start) / step) + 1) *
+                     to_number("--step-seconds", o.step_seconds, 0.1, 3600);
+  }
+  if (o.out.empty()) o.out = fs::path("bench/out") / now_text("%Y%m%d-%H%M%S", false);
+  if (o.serve_threads == 0)
+    o.serve_threads = static_cast<int>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  if (o.bin.empty()) {
+    const fs::path here = run::self_dir();
+    for (const fs::path& p : {here / ".." / "server" / "reviewsd", here / "reviewsd"}) {
+      if (::access(p.c_str(), X_OK) == 0) {
+        o.bin = p.lexically_normal();
+        break;
+      }
+    }
+    if (o.bin.empty()) o.bin = run::find_program("reviewsd");
+    if (o.bin.empty())
+      throw UsageError{"no reviewsd binary next to reviewsd-bench or in $PATH: give --bin"};
+  }
+  o.bin = fs::absolute(o.bin);
+  if (::access(o.bin.c_str(), X_OK) != 0)
+    throw UsageError{fmt::format("--bin {}: not an executable", o.bin.string())};
+  return o;
+}
+
+void progress(const std::string& line) {
+  fmt::print(stderr, "run: {}\n", line);
+  std::fflush(stderr);
+}
+
+bool has_data(const std::string& conninfo) {
+  auto conn = db::connect(conninfo);
+  if (db::schema_version(conn.get()) == 0) return false;
+  return db::query_value(conn.get(), "SELECT EXISTS (SELECT 1 FROM reviews)") == "t";
+}
+
+// A `reviewsd serve` of ours, ready when this returns.
+run::Child start_serve(const RunOptions& o, const std::string& conninfo, int port,
+                       const fs::path& log, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{o.bin.string(),
+                                "serve",
+                                "--config=",
+                                "--listen",
+                                fmt::format("127.0.0.1:{}", port),
+                                "--threads",
+                                std::to_string(o.serve_threads),
+                                "--db",
+                                conninfo};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  progress(fmt::format("starting {} (log {})", join_command(argv), log.string()));
+  run::Child c(argv, {log, log, true, false}, "reviewsd serve");
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (const auto s = c.poll())
+      throw std::runtime_error(
+          fmt::format("reviewsd serve exited ({}) before it was ready; see {}", *s, log.string()));
+    if (const auto r = run::http_get(port, "/readyz", 1s); r && r->first == 200) return c;
+    run::sleep_for(100ms);
+  }
+  throw std::runtime_error(
+      fmt::format("reviewsd serve not ready within 60 s; see {}", log.string()));
+}
+
+struct Sizes {
+  std::int64_t products = 0;
+  std::int64_t reviews = 0;
+};
+
+// One `reviewsd-bench load --json` run; the result (with `fields` set) in `file`. Returns
+// false (and says why) when the load failed.
+bool run_load(const RunOptions& o, const std::string& load_scenario, bool ramp, int port,
+              const Sizes& sizes, const fs::path& file,
+              std::vector<std::pair<std::string, std::string>> fields) {
+  std::vector<std::string> argv{run::self_dir() / "reviewsd-bench",
+                                "load",
+                                "--url",
+                                fmt::format("http://127.0.0.1:{}", port),
+                                "--scenario",
+                                load_scenario,
+                                "--products",
+                                std::to_string(sizes.products),
+                                "--reviews",
+                                std::to_string(sizes.reviews),
+                                "--connections",
+                                o.connections,
+                                "--threads",
+                                o.threads,
+                                "--warmup",
+                                o.warmup};
+  argv[0] = fs::read_symlink("/proc/self/exe").string();
+  if (!o.route.empty() &&
+      (load_scenario == "random" || load_scenario == "hot" || load_scenario == "repeat")) {
+    argv.insert(argv.end(), {"--route", o.route});
+  }
+  double seconds = o.warmup_s;
+  if (ramp) {
+    argv.insert(argv.end(),
+                {"--ramp", o.ramp, "--slo-p99-ms", o.slo_ms, "--step-seconds", o.step_seconds});
+    seconds += o.ramp_seconds;
+  } else {
+    argv.insert(argv.end(), {"--duration", o.duration});
+    if (!o.rate.empty()) argv.insert(argv.end(), {"--rate", o.rate});
+    seconds += o.duration_s;
+  }
+  argv.emplace_back("--json");
+  const fs::path raw = fs::path(file).concat(".out");
+  std::vector<std::string> shown = argv;
+  shown[0] = "reviewsd-bench";
+  const std::string command = join_command(shown);
+  progress(command);
+  run::Child c(argv, {raw, "", false, false}, "reviewsd-bench load");
+  const int status =
+      c.wait(std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1e3)) + 60s);
+  std::ifstream in(raw);
+  std::string json;
+  std::getline(in, json);
+  if (status != 0 || json.empty() || json.front() != '{') {
+    progress(fmt::format("load failed (exit {}); its output: {}", status, raw.string()));
+    return false;
+  }
+  fields.emplace_back("command", run::json_string(command));
+  std::ofstream(file, std::ios::trunc) << run::json_with_fields(json, fields) << "\n";
+  in.close();
+  fs::remove(raw);
+  return true;
+}
+
+BenchResult read_result(const fs::path& file) {
+  ReportInput in;
+  add_report_file(in, file.string());
+  return in.results.at(0);
+}
+
+// nginx answering every path of each port with `return 200` of its body, as bench/lib.sh.
+struct NginxServer {
+  int port;
+  std::size_t bytes;
+};
+
+run::Child start_nginx(const fs::path& nginx, const fs::path& dir, int workers,
+                       const std::vector<NginxServer>& servers) {
+  fs::create_directories(dir);
+  std::string maps, blocks;
+  for (const auto& s : servers) {
+    const std::string body = s.bytes >= 10 ? "{\"pad\":\"" + std::string(s.bytes - 10, 'x') + "\"}"
+                                           : std::string(s.bytes, 'x');
+    // nginx reads a config token of at most 4 KB: the body as constant map variables of
+    // 1,000 characters each, concatenated.
+    std::string ref;
+    for (std::size_t j = 0; j < body.size(); j += 1000) {
+      std::string chunk = body.substr(j, 1000), quoted;
+      for (const char c : chunk) quoted += c == '"' ? std::string("\\\"") : std::string(1, c);
+      const std::string name = fmt::format("$bench_body_{}_{}", s.port, j / 1000);
+      maps += fmt::format("  map \"\" {} {{ default \"{}\"; }}\n", name, quoted);
+      ref += name;
+    }
+    blocks += fmt::format(
+        "  server {{\n    listen 127.0.0.1:{} reuseport;\n    location / {{ default_type "
+        "\"application/json; charset=utf-8\"; return 200 \"{}\"; }}\n  }}\n",
+        s.port, ref);
+  }
+  const std::string d = dir.string();
+  std::ofstream(dir / "nginx.conf", std::ios::trunc) << fmt::format(
+      "worker_processes {};\ndaemon off;\nmaster_process on;\nerror_log {}/error.log;\n"
+      "pid {}/nginx.pid;\nevents {{ worker_connections 20000; }}\nhttp {{\n  access_log off;\n"
+      "  client_body_temp_path {}; proxy_temp_path {}; fastcgi_temp_path {};\n"
+      "  uwsgi_temp_path {}; scgi_temp_path {};\n  keepalive_requests 1000000;\n{}{}}}\n",
+      workers, d, d, d, d, d, d, d, maps, blocks);
+  std::vector<std::string> argv{
+      nginx.string(), "-e", (dir / "error.log").string(), "-c", (dir / "nginx.conf").string(),
+      "-p",           d};
+  progress(fmt::format("starting nginx: {}", join_command(argv)));
+  run::Child c(argv, {dir / "nginx.log", dir / "nginx.log", true, false}, "nginx");
+  for (const auto& s : servers) {
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    for (;;) {
+      if (const auto st = c.poll())
+        throw std::runtime_error(
+            fmt::format("nginx exited ({}); see {}/error.log", *st, dir.string()));
+      const auto r = run::http_get(s.port, "/bench/fixed", 1s);
+      if (r && r->first == 200) {
+        if (r->second.size() != s.bytes)
+          throw std::runtime_error(
+              fmt::format("nginx body is {} bytes, expected {}", r->second.size(), s.bytes));
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline)
+        throw std::runtime_error(fmt::format("nginx not answering on port {}", s.port));
+      run::sleep_for(100ms);
+    }
+  }
+  return c;
+}
+
+// The pgbench script of one of the server's statements: $1 product id uniform in [lo, hi],
+// $2 count 5, $3 page 0 (bench/read_vs_pgbench.sh).
+std::string pgbench_script(const RunOptions& o, const std::string& statement, std::int64_t lo,
+                           std::int64_t hi) {
+  auto [status, sql] = run::capture({o.bin.string(), "sql", "--name", statement});
+  if (status != 0 || sql.empty())
+    throw std::runtime_error(fmt::format("reviewsd sql --name {} failed", statement));
+  while (!sql.empty() && (sql.back() == '\n' || sql.back() == ' ' || sql.back() == ';'))
+    sql.pop_back();
+  std::replace(sql.begin(), sql.end(), '\n', ' ');
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (auto at = sql.find(from); at != std::string::npos; at = sql.find(from, at + to.size()))
+      sql.replace(at, from.size(), to);
+  };
+  replace_all("$1", ":pid");
+  replace_all("$2", ":count");
+  replace_all("$3", ":page");
+  // pgbench would read ":MI" in the date format as a variable: spelled with replace() (the
+  // same work for the database).
+  replace_all(R"('YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')",
+              R"(replace('YYYY-MM-DD"T"HH24#MI#SS.MS"Z"', '#', ':'))");
+  return fmt::format("\\set pid random({}, {})\n\\set count 5\n\\set page 0\n{};\n", lo, hi, sql);
+}
+
+std::string pgbench_value(const std::string& out, const std::string& key) {
+  const auto at = out.find(key);
+  if (at == std::string::npos) return {};
+  auto v = out.substr(at + key.size());
+  v.erase(0, v.find_first_not_of(" =:"));
+  return v.substr(0, v.find_first_of(" \n("));
+}
+
+std::vector<std::pair<std::string, std::string>> machine_fields() {
+  utsname u{};
+  ::uname(&u);
+  return {{"nproc", std::to_string(::sysconf(_SC_NPROCESSORS_ONLN))},
+          {"cpu", file_field("/proc/cpuinfo", "model name", ':')},
+          {"kernel", fmt::format("{} {}", u.sysname, u.release)},
+          {"os", file_field("/etc/os-release", "PRETTY_NAME", '=')}};
+}
+
+int run_all(const RunOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  fs::create_directories(o.out);
+  const fs::path out = fs::absolute(o.out);
+  const std::string version = first_line(run::capture({o.bin.string(), "--version"}).second);
+  progress(fmt::format("{}; {} scenario(s): {}; output in {}", version, o.scenarios.size(),
+                       fmt::join(o.scenarios, " "), out.string()));
+  std::vector<std::string> notes;
+  std::vector<std::string> failed;
+
+  // 1. The cluster: ours, reused; stopped at the end if we started it (unless --keep-cluster).
+  db::LocalClusterOptions copts;
+  copts.dir = fs::absolute(o.cluster) / "pg";
+  copts.port = o.pg_port;
+  db::LocalCluster cluster(copts);
+  const bool was_running = cluster.running();
+  if (cluster.init_if_missing())
+    progress(fmt::format("created a PostgreSQL cluster in {}", copts.dir.string()));
+  struct StopCluster {
+    db::LocalCluster& c;
+    bool stop_it;
+    ~StopCluster() {
+      if (!stop_it) return;
+      progress("stopping PostgreSQL");
+      c.stop();
+    }
+  } stop_cluster{cluster, !was_running && !o.keep_cluster};
+  if (was_running) {
+    progress(fmt::format("PostgreSQL already running in {}: using it, leaving it running",
+                         copts.dir.string()));
+  } else {
+    progress(fmt::format("starting PostgreSQL in {}", copts.dir.string()));
+    cluster.start();
+  }
+  run::check_stop();
+
+  // 2. The data set: a database per scale; the CSVs kept next to the cluster.
+  std::string dbname = "sf" + o.scale_text;
+  for (auto& c : dbname) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  {
+    auto admin = db::connect(cluster.conninfo("postgres"));
+    if (db::query_value(admin.get(), "SELECT 1 FROM pg_database WHERE datname = $1", {dbname})
+            .empty())
+      db::exec(admin.get(), fmt::format("CREATE DATABASE {}", dbname));
+  }
+  const std::string conninfo = cluster.conninfo(dbname);
+  if (has_data(conninfo)) {
+    progress(fmt::format("reusing the data set in database {}", dbname));
+  } else {
+    const fs::path csv = fs::absolute(o.cluster) / ("data-" + dbname);
+    const fs::path complete = csv / "COMPLETE";
+    if (!fs::exists(complete)) {
+      fs::remove_all(csv);
+      progress(fmt::format("generating scale {} into {}", o.scale_text, csv.string()));
+      run::Child gen(
+          {o.bin.string(), "gen", "--scale", o.scale_text, "--seed", o.seed, "--out", csv.string()},
+          {"", "", false, true}, "reviewsd gen");
+      if (const int s = gen.wait(4h); s != 0)
+        throw std::runtime_error(fmt::format("reviewsd gen failed (exit {})", s));
+      std::ofstream(complete) << o.scale_text << " " << o.seed << "\n";
+    } else {
+      progress(fmt::format("reusing the generated CSVs in {}", csv.string()));
+    }
+    progress(fmt::format("loading {} into database {}", csv.string(), dbname));
+    run::Child load({o.bin.string(), "load", "--db", conninfo, "--from", csv.string()},
+                    {"", "", false, true}, "reviewsd load");
+    if (const int s = load.wait(4h); s != 0)
+      throw std::runtime_error(fmt::format("reviewsd load failed (exit {})", s));
+  }
+  Sizes sizes;
+  {
+    auto conn = db::connect(conninfo);
+    sizes.products =
+        std::stoll(db::query_value(conn.get(), "SELECT coalesce(max(product_id), 0) FROM reviews"));
+    sizes.reviews =
+        std::stoll(db::query_value(conn.get(), "SELECT coalesce(max(id), 0) FROM reviews"));
+  }
+  if (sizes.products < 1) throw std::runtime_error(fmt::format("database {} is empty", dbname));
+  progress(fmt::format("database {}: products up to {}, reviews up to {}", dbname, sizes.products,
+                       sizes.reviews));
+
+  // 3. The scenarios against one `reviewsd serve` (cache on, the default).
+  std::vector<fs::path> files;
+  std::vector<std::pair<std::string, fs::path>> done;  // scenario, result
+  {
+    const int port = run::free_port();
+    run::Child serve = start_serve(o, conninfo, port, out / "serve.log", {});
+    int i = 0;
+    for (const auto& s : o.scenarios) {
+      const bool ramp = s == "ramp";
+      progress(fmt::format("[{}/{}] {}: {} s warm-up, then {}", ++i, o.scenarios.size(), s,
+                           o.warmup,
+                           ramp ? fmt::format("ramp {} req/s, {} s per step, SLO p99 {} ms", o.ramp,
+                                              o.step_seconds, o.slo_ms)
+                                : fmt::format("{} s measured", o.duration)));
+      const fs::path file = out / (s + ".json");
+      if (run_load(o, ramp ? "random" : s, ramp, port, sizes, file,
+                   {{"scenario", run::json_string(s)}})) {
+        files.push_back(file);
+        done.emplace_back(s, file);
+      } else {
+        failed.push_back(s);
+      }
+    }
+    progress("stopping reviewsd serve");
+    serve.stop();
+  }
+
+  // 4. References.
+  if (o.reference) {
+    const fs::path nginx = run::find_program("nginx");
+    std::vector<std::pair<std::string, NginxServer>> ng;
+    for (const auto& [s, file] : done) {
+      if (s == "ramp" || s == "mixed") continue;  // no ceiling to speak of: writes, a ramp
+      const auto r = read_result(file);
+      double bytes = r.mean_body_bytes;
+      if (!std::isfinite(bytes) && r.requests > 0) bytes = r.bytes / r.requests;
+      if (!std::isfinite(bytes) || bytes < 1) continue;
+      ng.push_back({s, {run::free_port(), static_cast<std::size_t>(std::lround(bytes))}});
+    }
+    if (nginx.empty()) {
+      notes.push_back("nginx not found: no HTTP ceiling (apt-get install nginx-light)");
+    } else if (!ng.empty()) {
+      std::vector<NginxServer> servers;
+      for (const auto& [s, srv] : ng) servers.push_back(srv);
+      run::Child nginx_child = start_nginx(nginx, out / "nginx", o.serve_threads, servers);
+      for (const auto& [s, srv] : ng) {
+        progress(fmt::format("reference nginx for {}: return 200 of {} bytes", s, srv.bytes));
+        const fs::path file = out / (s + ".nginx.json");
+        if (run_load(o, s, false, srv.port, sizes, file,
+                     {{"scenario", run::json_string(s)},
+                      {"reference", "\"nginx\""},
+                      {"mean_body_bytes", std::to_string(srv.bytes)}})) {
+          files.push_back(file);
+        } else {
+          failed.push_back(s + " (nginx)");
+        }
+      }
+      nginx_child.stop();
+      notes.push_back(fmt::format(
+          "nginx {}: worker_processes {} (= serve threads), access_log off, `return 200` of "
+          "a JSON body of the scenario's mean response size, driven by the same "
+          "`reviewsd-bench load` command (it ignores the path): the HTTP ceiling",
+          first_line(run::capture({nginx.string(), "-v"}).second), o.serve_threads));
+    }
+
+    const bool random =
+        std::find(o.scenarios.begin(), o.scenarios.end(), "random") != o.scenarios.end();
+    fs::path pgbench;
+    try {
+      pgbench = db::LocalCluster::bindir() / "pgbench";
+    } catch (const std::exception&) {
+    }
+    if (pgbench.empty() || ::access(pgbench.c_str(), X_OK) != 0)
+      pgbench = run::find_program("pgbench");
+    if (!random) {
+      notes.push_back("no pgbench reference: it compares the `random` scenario");
+    } else if (pgbench.empty()) {
+      notes.push_back(
+          "pgbench not found: no database ceiling (apt-get install postgresql-contrib)");
+    } else {
+      // reviewsd with every request a query, as pgbench: --cache-mb 0.
+      const int port = run::free_port();
+      const int db_conns = o.serve_threads;  // --db-conns-per-thread 1
+      {
+        run::Child serve = start_serve(o, conninfo, port, out / "serve-uncached.log",
+                                       {"--cache-mb", "0", "--db-conns-per-thread", "1"});
+        progress("reference: random with --cache-mb 0, for pgbench");
+        const fs::path file = out / "random-uncached.json";
+        if (run_load(
+                o, "random", false, port, sizes, file,
+                {{"scenario", "\"random-uncached\""}, {"label", "\"reviewsd --cache-mb 0\""}})) {
+          files.push_back(file);
+        } else {
+          failed.emplace_back("random-uncached");
+        }
+        serve.stop();
+      }
+      // The same SQL and ids: random reads /reviews (reviews_relevant) and/or /reviews/meta.
+      const std::int64_t lo = sizes.products - sizes.products / 10, hi = sizes.products;
+      const std::string route = o.route.empty() ? "both" : o.route;
+      std::vector<std::string> argv{pgbench.string(),
+                                    "-n",
+                                    "-M",
+                                    "prepared",
+                                    "-c",
+                                    std::to_string(db_conns),
+                                    "-j",
+                                    "1",
+                                    "-T",
+                                    std::to_string(std::max(1L, std::lround(o.duration_s)))};
+      for (const char* stmt : {"reviews_relevant", "meta"}) {
+        if (route != "both" && route != (std::string(stmt) == "meta" ? "meta" : "reviews"))
+          continue;
+        const fs::path script = out / fmt::format("pgbench-{}.sql", stmt);
+        std::ofstream(script, std::ios::trunc) << pgbench_script(o, stmt, lo, hi);
+        argv.push_back("-f");
+        argv.push_back(script.string() + (route == "both" ? "@1" : ""));
+      }
+      argv.push_back(conninfo);
+      const std::string command = join_command(argv);
+      progress(fmt::format("reference pgbench: {}", command));
+      run::Child pg(argv, {out / "pgbench.log", out / "pgbench.err", false, false}, "pgbench");
+      const int status = pg.wait(std::chrono::milliseconds(std::lround(o.duration_s * 1e3)) + 60s);
+      std::ifstream in(out / "pgbench.log");
+      std::stringstream ss;
+      ss << in.rdbuf();
+      const std::string text = ss.str();
+      const std::string tps = pgbench_value(text, "tps"),
+                        lat = pgbench_value(text, "latency average"),
+                        n = pgbench_value(text, "number of transactions actually processed"),
+                        bad = pgbench_value(text, "number of failed transactions");
+      if (status != 0 || tps.empty()) {
+        progress(fmt::format("pgbench failed (exit {}); see {}/pgbench.err", status, out.string()));
+        failed.emplace_back("pgbench");
+      } else {
+        double lat_us = std::nan("");
+        if (!lat.empty()) lat_us = std::stod(lat) * 1e3;
+        const fs::path file = out / "random-uncached.pgbench.json";
+        std::ofstream(file, std::ios::trunc) << fmt::format(
+            R"({{"reference":"pgbench","scenario":"random-uncached","model":"closed",)"
+            R"("connections":{},"threads":1,"seconds":{},"requests":{},"rps":{},)"
+            R"("errors":{{"failed":{}}},"latency_us":{{"avg":{}}},"command":{}}})"
+            "\n",
+            db_conns, o.duration_s, n.empty() ? "null" : n, tps, bad.empty() ? "0" : bad,
+            std::isfinite(lat_us) ? fmt::format("{:.1f}", lat_us) : "null",
+            run::json_string(command));
+        files.push_back(file);
+        notes.push_back(fmt::format(
+            "pgbench -M prepared: the statements `reviewsd sql` prints for the `random` routes "
+            "({}), product ids uniform in [{}, {}], {} connection(s) = reviewsd's database "
+            "connections (--threads {} x --db-conns-per-thread 1); compared with reviewsd "
+            "--cache-mb 0 running `random`: the database ceiling",
+            route, lo, hi, db_conns, o.serve_threads));
+      }
+    }
+  } else {
+    notes.emplace_back("--no-reference: no nginx or pgbench ceiling measured");
+  }
+  notes.push_back(fmt::format(
+      "the load generator, reviewsd, PostgreSQL and the references share this machine's {} "
+      "core(s); figures are one run each",
+      ::sysconf(_SC_NPROCESSORS_ONLN)));
+  if (!failed.empty())
+    notes.push_back(fmt::format("failed (no result): {}", fmt::join(failed, ", ")));
+
+  // 5. run.json and the report.
+  std::string run_json = "{\"run\":{";
+  std::vector<std::pair<std::string, std::string>> fields{
+      {"command", o.command_line},
+      {"date", now_text("%Y-%m-%dT%H:%M:%SZ", true)},
+      {"reviewsd", version},
+      {"scale", o.scale_text},
+      {"database", fmt::format("{} (products up to {}, reviews up to {})", dbname, sizes.products,
+                               sizes.reviews)},
+      {"serve", fmt::format("--threads {}, cache on (default --cache-mb)", o.serve_threads)},
+      {"load", fmt::format("--connections {} --threads {} --warmup {} --duration {}{}",
+                           o.connections, o.threads, o.warmup, o.duration,
+                           o.rate.empty() ? " (closed loop)" : " --rate " + o.rate)},
+  };
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    run_json += fmt::format("{}{}:{}", i ? "," : "", run::json_string(fields[i].first),
+                            run::json_string(fields[i].second));
+  run_json += ",\"machine\":{";
+  const auto machine = machine_fields();
+  for (std::size_t i = 0; i < machine.size(); ++i)
+    run_json += fmt::format("{}{}:{}", i ? "," : "", run::json_string(machine[i].first),
+                            run::json_string(machine[i].second));
+  run_json += "}},\"notes\":[";
+  for (std::size_t i = 0; i < notes.size(); ++i)
+    run_json += (i ? "," : "") + run::json_string(notes[i]);
+  run_json += "]}\n";
+  std::ofstream(out / "run.json", std::ios::trunc) << run_json;
+
+  ReportInput input;
+  add_report_file(input, (out / "run.json").string());
+  for (const auto& f : files) add_report_file(input, f.string());
+  const std::string md = write_report(input, out.string());
+  std::fputs(md.c_str(), stdout);
+  std::fflush(stdout);
+  progress(fmt::format(
+      "report: {}/report.md, {}/report.html ({:.0f} s)", out.string(), out.string(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()));
+  if (!failed.empty()) {
+    progress(fmt::format("failed: {}", fmt::join(failed, ", ")));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string_view>& args) {
+  const RunOptions o = parse(args);
+  run::install_stop_handlers();
+  try {
+    return run_all(o);
+  } catch (const run::Interrupted&) {
+    // Unwinding has stopped the load, the servers and the cluster we started.
+    progress("interrupted: stopped everything this run started");
+    return 130;
+  }
 }
 
 }  // namespace bench

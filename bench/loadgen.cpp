@@ -5,7 +5,9 @@
 // once; open loop: when a scheduled request is due) → send_request() → on_readable() →
 // feed() → complete_response() → start_next() again, or close_conn() on an error, after which
 // on_tick() reconnects. The run ends in finish(), which turns whatever is still pending into
-// errors, so no measured request disappears.
+// errors, so no measured request disappears. What a request is comes from the thread's
+// RequestMix (scenario.h); complete_response() checks its status (and, with --check-json, its
+// body), counts acknowledged writes and feeds the per-second series (SeriesCollector).
 //
 // Two models:
 // - closed loop: each connection sends its next request as soon as the previous response is
@@ -20,17 +22,20 @@
 #include <fmt/format.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/time.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <bit>
+#include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <ctime>
 #include <exception>
-#include <iterator>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -52,6 +57,8 @@ const char* error_kind_name(ErrorKind kind) noexcept {
       return "protocol";
     case ErrorKind::Unsent:
       return "unsent";
+    case ErrorKind::Body:
+      return "body";
   }
   return "?";
 }
@@ -65,6 +72,13 @@ void LoadResult::merge(const LoadResult& other) {
   max_backlog += other.max_backlog;  // per-thread maxima: an upper bound of the total's
   scheduled += other.scheduled;
   timer_lag.merge(other.timer_lag);
+  ok_responses += other.ok_responses;
+  ok_body_bytes += other.ok_body_bytes;
+  for (int k = 0; k < kRequestKinds; ++k) {
+    writes_sent[k] += other.writes_sent[k];
+    writes_acked[k] += other.writes_acked[k];
+  }
+  series.insert(series.end(), other.series.begin(), other.series.end());
 }
 
 std::uint64_t LoadResult::error_total() const noexcept {
@@ -141,39 +155,6 @@ std::int64_t mono_ns() noexcept {
   clock_gettime(CLOCK_MONOTONIC, &ts);  // the timerfd's clock too
   return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
-
-// xoshiro256** seeded through splitmix64: fast, deterministic for a given --seed and thread.
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) noexcept {
-    for (auto& s : s_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      s = z ^ (z >> 31);
-    }
-  }
-  std::uint64_t next() noexcept {
-    const std::uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
-    const std::uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = std::rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in [lo, hi] (Lemire's multiply-shift; the bias is below 2^-40 for our spans).
-  std::int64_t uniform(std::int64_t lo, std::int64_t hi) noexcept {
-    const auto span = static_cast<unsigned __int128>(static_cast<std::uint64_t>(hi - lo) + 1);
-    return lo + static_cast<std::int64_t>((next() * span) >> 64);
-  }
-
- private:
-  std::uint64_t s_[4];
-};
 
 // The one-sided parts of a response head we act on.
 struct ResponseHead {
@@ -265,14 +246,17 @@ struct Conn {
   std::int64_t started_ns = 0;  // due time (open loop) or send time (closed loop)
   std::int64_t sent_ns = 0;     // for --timeout
   bool measured = false;
+  RequestInfo info;
   std::string out;
   std::size_t out_off = 0;
   // The response being read.
-  std::string head;  // bytes of an incomplete head
+  std::string head;  // bytes of a head that spans reads (usually empty: one read has it all)
   bool head_done = false;
   ResponseHead resp;
   std::int64_t body_left = 0;
   std::uint64_t resp_bytes = 0;  // head + body, for the MB/s figure
+  bool keep_body = false;        // --check-json: this body is collected for the check
+  std::string body;
 };
 
 struct Times {
@@ -284,23 +268,57 @@ struct Times {
 
 constexpr std::uint64_t kTimerTag = ~std::uint64_t{0};
 constexpr int kMaxEvents = 256;
+constexpr std::int64_t kSecondNs = 1'000'000'000;
+// Statuses 100..599 are counted in an array on the hot path, others in the result's map.
+constexpr int kStatusSlots = 600;
+
+// One second of the series, while it is being filled.
+struct SecondStats {
+  std::uint64_t responses = 0;
+  std::uint64_t errors = 0;
+  SeriesHistogram latency;
+};
+
+// The per-second series of one run, shared by its workers: each worker fills the second it is
+// in and merges it here when it moves on (at most a few times a second), so memory is one
+// SeriesHistogram per second of the window whatever the thread count.
+class SeriesCollector {
+ public:
+  explicit SeriesCollector(std::size_t seconds) : seconds_(std::max<std::size_t>(seconds, 1)) {}
+  [[nodiscard]] std::size_t size() const noexcept { return seconds_.size(); }
+
+  void merge(std::size_t second, const SecondStats& s) {
+    const std::lock_guard lock(mu_);
+    SecondStats& d = seconds_[std::min(second, seconds_.size() - 1)];
+    d.responses += s.responses;
+    d.errors += s.errors;
+    d.latency.merge(s.latency);
+  }
+  SeriesPoint point(std::size_t second) {
+    const std::lock_guard lock(mu_);
+    const SecondStats& s = seconds_[second];
+    return SeriesPoint{s.responses, s.errors, s.latency.percentile_ns(50),
+                       s.latency.percentile_ns(99)};
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<SecondStats> seconds_;
+};
 
 class Worker {
  public:
-  Worker(const LoadConfig& config, unsigned index, unsigned connections, Times times)
+  Worker(const LoadConfig& config, const Scenario& scenario, unsigned index, unsigned connections,
+         Times times, SeriesCollector& series)
       : config_(config),
         index_(index),
         times_(times),
-        rng_(config.seed * 0x100000001b3ULL + index),
+        mix_(scenario, config.seed * 0x100000001b3ULL + index, config.target.host_header),
         conns_(connections),
         watching_out_(connections, false),
-        recv_buf_(limits::kReadChunk) {
-    const auto pct = config_.path_template.find("%d");
-    path_prefix_ = config_.path_template.substr(0, pct);
-    if (pct != std::string::npos) {
-      path_suffix_ = config_.path_template.substr(pct + 2);
-      has_id_ = true;
-    }
+        recv_buf_(limits::kReadChunk),
+        status_counts_(kStatusSlots, 0),
+        series_(series) {
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     timerfd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (epfd_ < 0 || timerfd_ < 0)
@@ -349,7 +367,33 @@ class Worker {
   }
   [[nodiscard]] std::uint64_t backlog() const noexcept { return next_due_ - next_send_; }
 
-  void count_error(ErrorKind kind) noexcept { ++result_.errors[static_cast<int>(kind)]; }
+  // An error of a measured request, observed (or, for Unsent, due) at `at`.
+  void count_error(ErrorKind kind, std::int64_t at) {
+    ++result_.errors[static_cast<int>(kind)];
+    series_at(at).errors++;
+  }
+
+  // --- the time series -----------------------------------------------------------------------
+  [[nodiscard]] std::size_t second_of(std::int64_t at) const noexcept {
+    if (at <= times_.measure) return 0;
+    return std::min(static_cast<std::size_t>((at - times_.measure) / kSecondNs),
+                    series_.size() - 1);
+  }
+  // The stats of the second `at` falls in; the one being filled moves there first.
+  SecondStats& series_at(std::int64_t at) {
+    const std::size_t s = second_of(at);
+    if (s != second_) {
+      flush_second();
+      second_ = s;
+    }
+    return second_stats_;
+  }
+  void flush_second() {
+    if (second_stats_.responses == 0 && second_stats_.errors == 0) return;
+    series_.merge(second_, second_stats_);
+    second_stats_.responses = second_stats_.errors = 0;
+    second_stats_.latency.reset();
+  }
 
   // --- connecting ----------------------------------------------------------------------------
   void connect_conn(std::size_t i, std::int64_t now) {
@@ -370,7 +414,7 @@ class Worker {
   }
 
   void connect_failed(std::size_t i, std::int64_t now) {
-    if (in_window(now)) count_error(ErrorKind::Connect);
+    if (in_window(now)) count_error(ErrorKind::Connect, now);
     close_conn(i, now + std::chrono::nanoseconds(limits::kReconnectBackoff).count());
   }
 
@@ -402,12 +446,8 @@ class Worker {
     Conn& c = conns_[i];
     c.out.clear();
     c.out_off = 0;
-    c.out.append("GET ").append(path_prefix_);
-    if (has_id_) {
-      fmt::format_to(std::back_inserter(c.out), "{}", rng_.uniform(config_.id_lo, config_.id_hi));
-      c.out.append(path_suffix_);
-    }
-    c.out.append(" HTTP/1.1\r\nHost: ").append(config_.target.host_header).append("\r\n\r\n");
+    c.info = mix_.next(c.out);
+    if (c.info.kind != RequestKind::Get) ++result_.writes_sent[static_cast<int>(c.info.kind)];
     c.head.clear();
     c.head_done = false;
     c.sent_ns = mono_ns();
@@ -464,27 +504,50 @@ class Worker {
         return close_conn(i, mono_ns());
       }
       if (!c.head_done) {
-        const std::size_t old = c.head.size();
-        c.head.append(p, n);
-        const auto end = c.head.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
-        if (end == std::string::npos) {
-          if (c.head.size() > limits::kMaxResponseHead) fail_request(i, ErrorKind::Protocol);
-          return;
+        // The usual case: the whole head is in this read, parsed in place without a copy.
+        std::string_view head;
+        if (c.head.empty()) {
+          const std::string_view chunk(p, n);
+          const auto end = chunk.find("\r\n\r\n");
+          if (end == std::string_view::npos) {
+            c.head.assign(p, n);
+            if (c.head.size() > limits::kMaxResponseHead) fail_request(i, ErrorKind::Protocol);
+            return;
+          }
+          head = chunk.substr(0, end + 4);
+          p += head.size();
+          n -= head.size();
+        } else {
+          const std::size_t old = c.head.size();
+          c.head.append(p, n);
+          const auto end = c.head.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
+          if (end == std::string::npos) {
+            if (c.head.size() > limits::kMaxResponseHead) fail_request(i, ErrorKind::Protocol);
+            return;
+          }
+          const std::size_t head_len = end + 4;
+          const std::size_t extra = c.head.size() - head_len;
+          p += n - extra;
+          n = extra;
+          head = std::string_view(c.head).substr(0, head_len);
         }
-        const std::size_t head_len = end + 4;
-        const std::size_t extra = c.head.size() - head_len;
-        p += n - extra;
-        n = extra;
         c.resp = ResponseHead{};
-        if (!parse_head(std::string_view(c.head).substr(0, head_len), c.resp))
-          return fail_request(i, ErrorKind::Protocol);
-        c.head.clear();
+        if (!parse_head(head, c.resp)) return fail_request(i, ErrorKind::Protocol);
         c.head_done = true;
         c.body_left = c.resp.content_length;
-        c.resp_bytes = static_cast<std::uint64_t>(head_len + c.resp.content_length);
+        c.resp_bytes = static_cast<std::uint64_t>(head.size()) +
+                       static_cast<std::uint64_t>(c.resp.content_length);
+        c.head.clear();
+        c.keep_body = config_.check_json && c.measured && c.info.kind == RequestKind::Get &&
+                      c.resp.status == 200;
+        if (c.keep_body) {
+          c.body.clear();
+          c.body.reserve(static_cast<std::size_t>(c.resp.content_length));
+        }
       }
       const auto take = static_cast<std::size_t>(
           std::min<std::int64_t>(static_cast<std::int64_t>(n), c.body_left));
+      if (c.keep_body) c.body.append(p, take);
       c.body_left -= static_cast<std::int64_t>(take);
       p += take;
       n -= take;
@@ -499,12 +562,29 @@ class Worker {
     Conn& c = conns_[i];
     const std::int64_t now = mono_ns();
     --in_flight_;
+    const int status = c.resp.status;
+    const bool as_expected = status == expected_status(c.info.kind);
+    if (c.info.kind != RequestKind::Get && as_expected)
+      ++result_.writes_acked[static_cast<int>(c.info.kind)];
     if (c.measured) {
       ++result_.responses;
       result_.bytes_read += c.resp_bytes;
-      ++result_.statuses[c.resp.status];
-      result_.latency.record(now - c.started_ns);
-      if (c.resp.status < 200 || c.resp.status > 299) count_error(ErrorKind::Status);
+      if (status >= 0 && status < kStatusSlots)
+        ++status_counts_[static_cast<std::size_t>(status)];
+      else
+        ++result_.statuses[status];
+      const std::int64_t latency = now - c.started_ns;
+      result_.latency.record(latency);
+      SecondStats& sec = series_at(now);
+      ++sec.responses;
+      sec.latency.record(latency);
+      if (!as_expected) {
+        count_error(ErrorKind::Status, now);
+      } else if (status == 200) {
+        ++result_.ok_responses;
+        result_.ok_body_bytes += static_cast<std::uint64_t>(c.resp.content_length);
+        if (c.keep_body && !check_json_body(c.body, c.info)) count_error(ErrorKind::Body, now);
+      }
     }
     c.state = ConnState::Idle;
     c.head_done = false;
@@ -515,10 +595,11 @@ class Worker {
   // The request in flight on connection i is lost: count it, drop the connection.
   void fail_request(std::size_t i, ErrorKind kind) {
     Conn& c = conns_[i];
+    const std::int64_t now = mono_ns();
     --in_flight_;
-    if (c.measured) count_error(kind);
+    if (c.measured) count_error(kind, now);
     c.state = ConnState::Idle;  // so close_conn() does not count it twice
-    close_conn(i, mono_ns());
+    close_conn(i, now);
   }
 
   // --- closing -------------------------------------------------------------------------------
@@ -528,7 +609,7 @@ class Worker {
     Conn& c = conns_[i];
     if (c.state == ConnState::Sending || c.state == ConnState::Awaiting) {
       --in_flight_;
-      if (c.measured) count_error(ErrorKind::Reset);
+      if (c.measured) count_error(ErrorKind::Reset, mono_ns());
     }
     if (c.fd >= 0) {
       epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
@@ -619,16 +700,21 @@ class Worker {
           ++backoff_count_;
       }
     }
+    // A second of the series is complete: hand it over (for the progress line).
+    if (second_of(now) != second_) flush_second();
     if (now >= times_.drain_end) return false;
     return !(now >= times_.end && in_flight_ == 0 && backlog() == 0);
   }
 
   // The one timer: the earliest of the next due request (only if a connection could take it),
-  // the end of the window, the drain deadline, the timeout scan and the first reconnect.
+  // the end of the window, the drain deadline, the timeout scan, the first reconnect and the
+  // next second of the series.
   void arm_timer(std::int64_t now) {
     std::int64_t at = times_.drain_end;
     if (now < times_.end) at = std::min(at, times_.end);
     if (!open_loop() && !idle_.empty() && now < times_.start) at = std::min(at, times_.start);
+    if (now >= times_.measure && now < times_.end)
+      at = std::min(at, times_.measure + static_cast<std::int64_t>(second_of(now) + 1) * kSecondNs);
     bool for_due = false;
     if (open_loop() && !idle_.empty()) {
       const std::int64_t due = due_time(next_due_);
@@ -667,29 +753,34 @@ class Worker {
         fail_request(i, ErrorKind::Timeout);
     }
     for (std::uint64_t j = next_send_; j < next_due_; ++j)
-      if (in_window(due_time(j))) count_error(ErrorKind::Unsent);
+      if (in_window(due_time(j))) count_error(ErrorKind::Unsent, due_time(j));
     // Requests that were due inside the window but not even counted as due yet (the loop woke
     // late at the very end) are unsent too.
     if (open_loop()) {
       for (std::uint64_t j = next_due_; due_time(j) < times_.end; ++j) {
         if (!in_window(due_time(j))) continue;
         ++result_.scheduled;
-        count_error(ErrorKind::Unsent);
+        count_error(ErrorKind::Unsent, due_time(j));
       }
     }
+    flush_second();
+    for (int s = 0; s < kStatusSlots; ++s)
+      if (status_counts_[static_cast<std::size_t>(s)] > 0)
+        result_.statuses[s] += status_counts_[static_cast<std::size_t>(s)];
     result_.seconds = static_cast<double>(times_.end - times_.measure) / 1e9;
   }
 
   const LoadConfig& config_;
   const unsigned index_;
   const Times times_;
-  Rng rng_;
+  RequestMix mix_;
   std::vector<Conn> conns_;
   std::vector<bool> watching_out_;
   std::vector<char> recv_buf_;  // one per thread: a connection keeps only an unfinished head
-  std::string path_prefix_;
-  std::string path_suffix_;
-  bool has_id_ = false;
+  std::vector<std::uint64_t> status_counts_;
+  SeriesCollector& series_;
+  std::size_t second_ = 0;  // the second second_stats_ holds
+  SecondStats second_stats_;
   int epfd_ = -1;
   int timerfd_ = -1;
   std::int64_t armed_at_ = -1;
@@ -701,6 +792,88 @@ class Worker {
   std::uint64_t next_due_ = 0;     // open loop: first request not yet due
   std::uint64_t next_send_ = 0;    // open loop: first due request not yet sent
   LoadResult result_;
+};
+
+std::string human_ms(std::int64_t ns) { return fmt::format("{:.2f}ms", ns / 1e6); }
+
+// --progress: one line per second of the window, a little after the workers handed it over.
+void print_progress(const LoadConfig& config, const Times& times, SeriesCollector& series,
+                    const std::atomic<unsigned>& running) {
+  constexpr std::int64_t kGraceNs = 150'000'000;
+  for (std::size_t s = 0; s < series.size(); ++s) {
+    const std::int64_t at =
+        std::min(times.measure + static_cast<std::int64_t>(s + 1) * kSecondNs, times.end) +
+        kGraceNs;
+    while (running.load() > 0 && mono_ns() < at)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (running.load() == 0 && s + 1 < series.size()) break;  // the run ended early (error)
+    const SeriesPoint p = series.point(s);
+    const double secs = std::min<double>(
+        1.0, static_cast<double>(config.duration.count()) / 1e9 - static_cast<double>(s));
+    fmt::print(stderr, "t={}s rps={:.0f} p50={} p99={} errors={}\n", s + 1,
+               secs > 0 ? p.responses / secs : 0.0, human_ms(p.p50_ns), human_ms(p.p99_ns),
+               p.errors);
+  }
+}
+
+// A blocking loopback connection for fetch_post_products(): not the hot path.
+class BlockingClient {
+ public:
+  BlockingClient(const Target& target, std::chrono::milliseconds timeout) : target_(target) {
+    fd_ = ::socket(target.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return;
+    timeval tv{};
+    tv.tv_sec = timeout.count() / 1000;
+    tv.tv_usec = (timeout.count() % 1000) * 1000;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&target.addr), target.addr_len) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~BlockingClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  BlockingClient(const BlockingClient&) = delete;
+  BlockingClient& operator=(const BlockingClient&) = delete;
+  [[nodiscard]] bool connected() const noexcept { return fd_ >= 0; }
+
+  // GET `path`: the status (0 on any failure) and the body.
+  int get(const std::string& path, std::string& body) {
+    const std::string req =
+        fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", path, target_.host_header);
+    for (std::size_t off = 0; off < req.size();) {
+      const ssize_t n = ::send(fd_, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return 0;
+      off += static_cast<std::size_t>(n);
+    }
+    std::size_t head_end;
+    while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos) {
+      if (buf_.size() > limits::kMaxResponseHead || !fill()) return 0;
+    }
+    ResponseHead head;
+    if (!parse_head(std::string_view(buf_).substr(0, head_end + 4), head)) return 0;
+    const auto len = static_cast<std::size_t>(head.content_length);
+    while (buf_.size() < head_end + 4 + len)
+      if (!fill()) return 0;
+    body = buf_.substr(head_end + 4, len);
+    buf_.erase(0, head_end + 4 + len);
+    return head.status;
+  }
+
+ private:
+  bool fill() {
+    char chunk[16384];
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buf_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+
+  const Target& target_;
+  int fd_ = -1;
+  std::string buf_;
 };
 
 }  // namespace
@@ -716,14 +889,22 @@ LoadResult run_load(const LoadConfig& config) {
   times.end = times.measure + config.duration.count();
   times.drain_end = times.end + std::chrono::nanoseconds(limits::kMaxDrain).count();
 
+  std::optional<Scenario> own_scenario;
+  if (config.scenario == nullptr)
+    own_scenario = Scenario::custom(config.path_template, config.id_lo, config.id_hi);
+  const Scenario& scenario = config.scenario ? *config.scenario : *own_scenario;
+
+  SeriesCollector series(
+      static_cast<std::size_t>((config.duration.count() + kSecondNs - 1) / kSecondNs));
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned t = 0; t < config.threads; ++t) {
     const unsigned conns =
         config.connections / config.threads + (t < config.connections % config.threads ? 1 : 0);
-    workers.push_back(std::make_unique<Worker>(config, t, conns, times));
+    workers.push_back(std::make_unique<Worker>(config, scenario, t, conns, times, series));
   }
   std::vector<std::thread> threads;
   std::vector<std::exception_ptr> failures(config.threads);
+  std::atomic<unsigned> running{config.threads};
   for (unsigned t = 0; t < config.threads; ++t) {
     threads.emplace_back([&, t] {
       try {
@@ -731,8 +912,10 @@ LoadResult run_load(const LoadConfig& config) {
       } catch (...) {
         failures[t] = std::current_exception();
       }
+      --running;
     });
   }
+  if (config.progress) print_progress(config, times, series, running);
   for (auto& th : threads) th.join();
   for (auto& f : failures)
     if (f) std::rethrow_exception(f);
@@ -740,7 +923,84 @@ LoadResult run_load(const LoadConfig& config) {
   LoadResult total;
   for (auto& w : workers) total.merge(w->result());
   total.seconds = static_cast<double>(config.duration.count()) / 1e9;
+  total.series.clear();
+  for (std::size_t s = 0; s < series.size(); ++s) total.series.push_back(series.point(s));
   return total;
+}
+
+std::size_t RampConfig::step_count() const noexcept {
+  if (step <= 0 || max < start) return 1;
+  return static_cast<std::size_t>(std::floor((max - start) / step + 1e-9)) + 1;
+}
+
+RampResult run_ramp(const LoadConfig& config, const RampConfig& ramp) {
+  RampResult out;
+  const std::size_t n = ramp.step_count();
+  for (std::size_t k = 0; k < n; ++k) {
+    LoadConfig step_config = config;
+    step_config.rate = ramp.start + static_cast<double>(k) * ramp.step;
+    step_config.duration = ramp.step_duration;
+    const LoadResult r = run_load(step_config);
+    RampStep step;
+    step.rate = step_config.rate;
+    step.rps = r.seconds > 0 ? r.responses / r.seconds : 0;
+    step.errors = r.error_total();
+    step.p50_ns = r.latency.percentile_ns(50);
+    step.p90_ns = r.latency.percentile_ns(90);
+    step.p99_ns = r.latency.percentile_ns(99);
+    step.max_ns = r.latency.max_ns();
+    step.held = step.errors == 0 && r.responses > 0 && step.p99_ns <= ramp.slo_p99.count();
+    if (config.progress)
+      fmt::print(stderr, "ramp: rate {:.0f}/s: {:.0f} req/s, p99 {}, errors {}: {}\n", step.rate,
+                 step.rps, human_ms(step.p99_ns), step.errors, step.held ? "held" : "missed");
+    out.steps.push_back(step);
+    const double seconds = out.total.seconds + r.seconds;
+    out.total.merge(r);
+    out.total.seconds = seconds;
+    if (!step.held) break;
+    out.held_rate = step.rate;
+  }
+  return out;
+}
+
+std::vector<PostProduct> fetch_post_products(const Target& target, const Scenario& scenario,
+                                             std::size_t count, std::uint64_t seed,
+                                             std::string& error) {
+  constexpr auto kBudget = std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now() + kBudget;
+  BlockingClient client(target, std::chrono::milliseconds(2000));
+  if (!client.connected()) {
+    error = fmt::format("cannot connect to {}", target.host_header);
+    return {};
+  }
+  const std::int64_t lo = scenario.id_lo();
+  const std::int64_t hi = scenario.id_hi();
+  count = static_cast<std::size_t>(
+      std::min<std::int64_t>(static_cast<std::int64_t>(count), hi - lo + 1));
+  Rng rng(seed ^ 0x5eed'f00d'cafe'beefULL);
+  std::vector<std::int64_t> ids;
+  while (ids.size() < count) {
+    const std::int64_t id = rng.uniform(lo, hi);
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+  std::vector<PostProduct> products;
+  std::string body;
+  for (const std::int64_t id : ids) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      error = fmt::format("GET /reviews/meta took longer than {} s for {} products",
+                          kBudget.count(), count);
+      return {};
+    }
+    const int status = client.get(fmt::format("/reviews/meta?product_id={}", id), body);
+    auto chars = status == 200 ? parse_meta_characteristics(body) : std::nullopt;
+    if (!chars) {
+      error =
+          fmt::format("GET /reviews/meta?product_id={}: status {}, not a meta body", id, status);
+      return {};
+    }
+    products.push_back(PostProduct{id, std::move(*chars)});
+  }
+  return products;
 }
 
 }  // namespace bench

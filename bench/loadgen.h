@@ -10,9 +10,19 @@
 // - A request belongs to the measurement when it *starts* inside [warmup, warmup + duration):
 //   its scheduled time in the open loop, its send time in the closed loop. Each such request
 //   ends up exactly once as a response (latency recorded, status counted) or as an error.
+//   A response with an unexpected status (or, with check_json, a bad body) is both: a
+//   response and an error of kind Status (Body).
+// - Writes are counted over the whole run, warmup and drain included (a soak compares them with
+//   the rows in the database afterwards): writes_acked = answered with their success status,
+//   writes_sent - writes_acked = sent but not acknowledged (no answer, or another status), so
+//   the rows written are in [acked, sent].
+// - The time series has one point per second of the measured window, by *completion* time:
+//   responses and errors of measured requests observed in that second (events of the drain,
+//   after the window, land in the last point), so its sums equal responses and error_total().
 #pragma once
 
 #include "bench/histogram.h"
+#include "bench/scenario.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -22,6 +32,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bench {
 
@@ -52,6 +63,8 @@ std::optional<Target> parse_loopback_url(const std::string& url, std::string& er
 
 struct LoadConfig {
   Target target;
+  // What to send. Null: the custom scenario of path_template and [id_lo, id_hi].
+  const Scenario* scenario = nullptr;
   std::string path_template;  // "%d" (first occurrence) is replaced by the product id
   std::int64_t id_lo = 1;
   std::int64_t id_hi = 1;
@@ -62,19 +75,31 @@ struct LoadConfig {
   std::chrono::nanoseconds timeout{std::chrono::seconds(10)};  // per request, from its send
   double rate = 0;  // requests/s in total; 0 = closed loop
   std::uint64_t seed = 1;
+  bool check_json = false;  // every measured 200 GET body must parse (RequestInfo's field check)
+  bool progress = false;    // a line per second of the window on stderr: "t=3s rps=... p99=..."
 };
 
 // Why a measured request got no usable response.
 enum class ErrorKind {
-  Status,    // a response arrived, with a status outside 2xx (its latency is still recorded)
+  Status,    // a response arrived with another status than its kind's (200 GET, 201 POST, 204
+             // PUT); its latency is still recorded
   Timeout,   // no response within --timeout, or still in flight when the drain ended
   Reset,     // the connection broke (RST, EOF, recv/send error) while a request was in flight
   Connect,   // connect(2) failed (counted per attempt, inside the measured window)
   Protocol,  // the response could not be framed (no Content-Length, bad status line, too big)
   Unsent,    // open loop: scheduled in the window, never got a free connection before the end
+  Body,      // --check-json: a 200 whose body is not JSON or names another product
 };
-inline constexpr int kErrorKinds = 6;
+inline constexpr int kErrorKinds = 7;
 const char* error_kind_name(ErrorKind kind) noexcept;
+
+// One second of the time series.
+struct SeriesPoint {
+  std::uint64_t responses = 0;
+  std::uint64_t errors = 0;
+  std::int64_t p50_ns = 0;
+  std::int64_t p99_ns = 0;
+};
 
 struct LoadResult {
   std::uint64_t responses = 0;   // complete responses to measured requests, any status
@@ -88,11 +113,62 @@ struct LoadResult {
   // Open loop: how late the generator itself woke for a due request (timer and scheduling
   // jitter of this machine). A large p99 here means the latency figures include our own lag.
   LatencyHistogram timer_lag;
+  // Measured 200 responses and their body bytes (mean_body_bytes: the size a reference server
+  // must answer with).
+  std::uint64_t ok_responses = 0;
+  std::uint64_t ok_body_bytes = 0;
+  // Writes by RequestKind (the Get entries stay 0); see the contract above.
+  std::uint64_t writes_sent[kRequestKinds] = {};
+  std::uint64_t writes_acked[kRequestKinds] = {};
+  std::vector<SeriesPoint> series;  // ceil(seconds) points; run_load fills it, merge() appends
 
   void merge(const LoadResult& other);
   [[nodiscard]] std::uint64_t error_total() const noexcept;
+  [[nodiscard]] double mean_body_bytes() const noexcept {
+    return ok_responses ? static_cast<double>(ok_body_bytes) / ok_responses : 0.0;
+  }
 };
 
 LoadResult run_load(const LoadConfig& config);
+
+// --ramp START:STEP:MAX: open-loop steps at START, START+STEP, ... <= MAX requests/s, each
+// `step_duration` long (plus the config's warmup), fresh connections per step. A step holds
+// when its p99 is <= slo_p99 and it had no error; the ramp stops after the first step that
+// does not hold. held_rate: the rate of the last step that held (0 if none did).
+struct RampConfig {
+  double start = 0;
+  double step = 0;
+  double max = 0;
+  std::chrono::nanoseconds slo_p99{std::chrono::milliseconds(10)};
+  std::chrono::nanoseconds step_duration{std::chrono::seconds(10)};
+  // How many steps START:STEP:MAX makes (at least 1).
+  [[nodiscard]] std::size_t step_count() const noexcept;
+};
+
+struct RampStep {
+  double rate = 0;
+  double rps = 0;
+  std::uint64_t errors = 0;
+  std::int64_t p50_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;
+  bool held = false;
+};
+
+struct RampResult {
+  std::vector<RampStep> steps;
+  double held_rate = 0;
+  // Every step merged: requests, errors, writes, latency; series concatenated (t continues
+  // from step to step); seconds is the sum of the steps' windows.
+  LoadResult total;
+};
+
+RampResult run_ramp(const LoadConfig& config, const RampConfig& ramp);
+
+// `mixed`: up to `count` distinct products of the scenario's read range (drawn with `seed`)
+// with their characteristic ids, read from GET /reviews/meta on the target over one blocking
+// connection (at most 10 s in all). Empty with `error` set when the server does not answer
+// them all with a meta body.
+std::vector<PostProduct> fetch_post_products(const Target& target, const Scenario& scenario,
+                                             std::size_t count, std::uint64_t seed,
+                                             std::string& error);
 
 }  // namespace bench

@@ -10,6 +10,7 @@ packages=(
   postgresql-15 postgresql-contrib  # the server the tests, demo and bench start privately (+ pgbench)
   clang libclang-rt-14-dev      # libFuzzer targets and TSan
   wrk nginx-light               # bench references: load generator and the HTTP ceiling
+  chromium                      # the bench report's browser test: headless screenshot of its plots
   python3 procps iproute2 systemd curl
   prometheus                    # promtool: the tests check GET /metrics with the real parser
 )
