@@ -18,8 +18,7 @@
 namespace bench {
 namespace {
 
-// A run is bounded: longer than an hour is a typo, not a benchmark.
-constexpr double kMaxDurationSeconds = 3600;
+constexpr double kMaxDurationSeconds = static_cast<double>(limits::kMaxRunTime.count());
 // The fd budget of one process, with room for the epoll and timer fds.
 constexpr unsigned kMaxConnections = 60'000;
 constexpr unsigned kMaxThreads = 256;
@@ -64,8 +63,8 @@ percentiles (HDR histogram, ~1% precision), errors by kind and a per-second seri
                          the first step whose p99 exceeds --slo-p99-ms or that has errors, and
                          reports the highest rate that held (the capacity at that SLO)
   --slo-p99-ms B         the ramp's p99 bound in ms (default 10)
-  --step-seconds S       measured seconds per ramp step (default 10; steps x (S + warmup)
-                         must stay within an hour)
+  --step-seconds S       measured seconds per ramp step (default 10; steps x (S + warmup +
+                         up to 2 s drain) must stay within an hour)
   --seed N               PRNG seed of the request mix (default 1; per thread: seed and index)
   --quiet                no progress line per second on stderr
   --json                 print one JSON line on stdout (the summary goes to stderr)
@@ -160,15 +159,9 @@ int cmd_load(const std::vector<std::string_view>& args) {
       else
         throw UsageError{"--route: reviews, meta or both"};
     } else if (flag == "--ramp") {
-      const auto c1 = v.find(':');
-      const auto c2 = c1 == std::string_view::npos ? c1 : v.find(':', c1 + 1);
-      if (c2 == std::string_view::npos) throw UsageError{"--ramp: expected START:STEP:MAX"};
       RampConfig r;
-      r.start = parse_number(flag, v.substr(0, c1));
-      r.step = parse_number(flag, v.substr(c1 + 1, c2 - c1 - 1));
-      r.max = parse_number(flag, v.substr(c2 + 1));
-      if (r.start <= 0 || r.step <= 0 || r.max < r.start || r.max > 1e8)
-        throw UsageError{"--ramp: need 0 < START <= MAX <= 1e8 and STEP > 0"};
+      if (std::string error; !parse_ramp(v, r, error))
+        throw UsageError{fmt::format("--ramp: {}", error)};
       ramp = r;
     } else if (flag == "--slo-p99-ms") {
       slo_ms = parse_number(flag, v);
@@ -238,14 +231,13 @@ int cmd_load(const std::vector<std::string_view>& args) {
     ramp->slo_p99 = std::chrono::nanoseconds(static_cast<std::int64_t>(slo_ms.value_or(10) * 1e6));
     ramp->step_duration =
         std::chrono::nanoseconds(static_cast<std::int64_t>(step_seconds.value_or(10) * 1e9));
-    const double total = static_cast<double>(ramp->step_count()) *
-                         static_cast<double>((ramp->step_duration + config.warmup).count()) / 1e9;
+    const double total = static_cast<double>(max_ramp_time(config, *ramp).count()) / 1e9;
     if (total > kMaxDurationSeconds)
-      throw UsageError{
-          fmt::format("--ramp: {} steps of {:.1f} s make {:.0f} s, over the {:.0f} s "
-                      "limit",
-                      ramp->step_count(), (ramp->step_duration + config.warmup).count() / 1e9,
-                      total, kMaxDurationSeconds)};
+      throw UsageError{fmt::format(
+          "--ramp: {} steps of {:.1f} s (warm-up and drain included) make up to {:.0f} s, over "
+          "the {:.0f} s limit",
+          ramp->step_count(), total / static_cast<double>(ramp->step_count()), total,
+          kMaxDurationSeconds)};
   } else if (slo_ms || step_seconds) {
     throw UsageError{"--slo-p99-ms/--step-seconds apply to --ramp"};
   }

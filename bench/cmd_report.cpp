@@ -75,8 +75,8 @@ int cmd_report(const std::vector<std::string_view>& args) {
     out = std::filesystem::path(files.front()).parent_path().lexically_normal().string();
     if (out.empty()) out = ".";
   }
-  ReportInput input;
-  for (const auto& f : files) add_report_file(input, f);
+  result::ReportInput input;
+  for (const auto& f : files) result::add_report_file(input, f);
   const std::string md = write_report(input, out);
   if (!quiet) std::fputs(md.c_str(), stdout);
   fmt::print(stderr, "report: {}/report.md and {}/report.html ({} results, {} run files)\n", out,

@@ -13,6 +13,9 @@
 
 namespace bench {
 
+// This file renders only results read back (run_result.h); it never sees loadgen.h's types.
+using namespace result;
+
 namespace {
 
 using svg::escape;
@@ -115,8 +118,9 @@ std::string details_text(const BenchResult& r) {
   return s;
 }
 
-// Per-bucket throughput: responses over the bucket's width (the spacing of the series).
-std::vector<std::pair<double, double>> throughput(const std::vector<SeriesPoint>& series) {
+// A count per second: each bucket's count over its width (the spacing of the series).
+std::vector<std::pair<double, double>> per_second(const std::vector<SeriesPoint>& series,
+                                                  double SeriesPoint::*count) {
   std::vector<std::pair<double, double>> out;
   for (std::size_t i = 0; i < series.size(); ++i) {
     double w = 1;
@@ -125,7 +129,7 @@ std::vector<std::pair<double, double>> throughput(const std::vector<SeriesPoint>
     else if (i > 0)
       w = series[i].t - series[i - 1].t;
     if (!(w > 0)) w = 1;
-    out.emplace_back(series[i].t, series[i].responses / w);
+    out.emplace_back(series[i].t, series[i].*count / w);
   }
   return out;
 }
@@ -136,25 +140,18 @@ svg::Plot time_plot(const BenchResult& r) {
   p.x_label = "time (s)";
   p.y_label = "responses/s";
   p.y2_label = "latency (ms)";
-  p.lines.push_back({"throughput (req/s)", colours::kThroughput, throughput(r.series)});
-  bool any_errors = false;
+  p.lines.push_back(
+      {"throughput (req/s)", colours::kThroughput, per_second(r.series, &SeriesPoint::responses)});
   svg::Line p50{"p50 (ms)", colours::kP50, {}, true};
   svg::Line p99{"p99 (ms)", colours::kP99, {}, true};
-  svg::Line errors{"errors/s", colours::kErrors, {}, false, true};
   for (const auto& pt : r.series) {
     p50.points.emplace_back(pt.t, pt.p50_us / 1e3);
     p99.points.emplace_back(pt.t, pt.p99_us / 1e3);
-    errors.points.emplace_back(pt.t, pt.errors);
-    any_errors |= pt.errors > 0;
   }
-  if (any_errors) {
-    // Per second, as throughput.
-    const auto widths = throughput(r.series);
-    for (std::size_t i = 0; i < errors.points.size(); ++i) {
-      const double resp = r.series[i].responses;
-      if (resp > 0) errors.points[i].second *= widths[i].second / resp;
-    }
-    p.lines.push_back(std::move(errors));
+  if (std::any_of(r.series.begin(), r.series.end(),
+                  [](const SeriesPoint& pt) { return pt.errors > 0; })) {
+    p.lines.push_back(
+        {"errors/s", colours::kErrors, per_second(r.series, &SeriesPoint::errors), false, true});
   }
   p.lines.push_back(std::move(p50));
   p.lines.push_back(std::move(p99));

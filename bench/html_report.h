@@ -22,12 +22,13 @@ inline constexpr const char* kHeld = "#8c564b";
 }  // namespace colours
 
 // The references of `r` (results with a non-empty `reference` and the same scenario).
-std::vector<const BenchResult*> references_of(const ReportInput& in, const BenchResult& r);
+std::vector<const result::BenchResult*> references_of(const result::ReportInput& in,
+                                                      const result::BenchResult& r);
 
-std::string render_markdown(const ReportInput& in);
-std::string render_html(const ReportInput& in);
+std::string render_markdown(const result::ReportInput& in);
+std::string render_html(const result::ReportInput& in);
 
 // Writes DIR/report.md and DIR/report.html (creating DIR); returns the Markdown.
-std::string write_report(const ReportInput& in, const std::string& dir);
+std::string write_report(const result::ReportInput& in, const std::string& dir);
 
 }  // namespace bench

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -78,6 +79,8 @@ void LoadResult::merge(const LoadResult& other) {
     writes_sent[k] += other.writes_sent[k];
     writes_acked[k] += other.writes_acked[k];
   }
+  drain_responses += other.drain_responses;
+  drain_errors += other.drain_errors;
   series.insert(series.end(), other.series.begin(), other.series.end());
 }
 
@@ -319,21 +322,28 @@ class Worker {
         recv_buf_(limits::kReadChunk),
         status_counts_(kStatusSlots, 0),
         series_(series) {
+    // A constructor that throws gets no destructor call: each failure closes what is open.
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd_ < 0) throw std::runtime_error(fmt::format("epoll: {}", std::strerror(errno)));
     timerfd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (epfd_ < 0 || timerfd_ < 0)
-      throw std::runtime_error(fmt::format("epoll/timerfd: {}", std::strerror(errno)));
+    if (timerfd_ < 0) {
+      const int err = errno;
+      close_fds();
+      throw std::runtime_error(fmt::format("timerfd: {}", std::strerror(err)));
+    }
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u64 = kTimerTag;
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, timerfd_, &ev) != 0)
-      throw std::runtime_error(fmt::format("epoll_ctl: {}", std::strerror(errno)));
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, timerfd_, &ev) != 0) {
+      const int err = errno;
+      close_fds();
+      throw std::runtime_error(fmt::format("epoll_ctl: {}", std::strerror(err)));
+    }
   }
   ~Worker() {
     for (auto& c : conns_)
       if (c.fd >= 0) ::close(c.fd);
-    ::close(timerfd_);
-    ::close(epfd_);
+    close_fds();
   }
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -366,11 +376,19 @@ class Worker {
     return times_.start + static_cast<std::int64_t>(global * 1e9L / config_.rate);
   }
   [[nodiscard]] std::uint64_t backlog() const noexcept { return next_due_ - next_send_; }
+  void close_fds() noexcept {
+    if (timerfd_ >= 0) ::close(timerfd_);
+    if (epfd_ >= 0) ::close(epfd_);
+    timerfd_ = epfd_ = -1;
+  }
 
   // An error of a measured request, observed (or, for Unsent, due) at `at`.
   void count_error(ErrorKind kind, std::int64_t at) {
     ++result_.errors[static_cast<int>(kind)];
-    series_at(at).errors++;
+    if (SecondStats* sec = series_at(at))
+      ++sec->errors;
+    else
+      ++result_.drain_errors;
   }
 
   // --- the time series -----------------------------------------------------------------------
@@ -379,14 +397,16 @@ class Worker {
     return std::min(static_cast<std::size_t>((at - times_.measure) / kSecondNs),
                     series_.size() - 1);
   }
-  // The stats of the second `at` falls in; the one being filled moves there first.
-  SecondStats& series_at(std::int64_t at) {
+  // The stats of the second `at` falls in; the one being filled moves there first. Null for an
+  // event of the drain (at or after the end of the window): the caller counts it apart.
+  SecondStats* series_at(std::int64_t at) {
+    if (at >= times_.end) return nullptr;
     const std::size_t s = second_of(at);
     if (s != second_) {
       flush_second();
       second_ = s;
     }
-    return second_stats_;
+    return &second_stats_;
   }
   void flush_second() {
     if (second_stats_.responses == 0 && second_stats_.errors == 0) return;
@@ -532,7 +552,8 @@ class Worker {
           head = std::string_view(c.head).substr(0, head_len);
         }
         c.resp = ResponseHead{};
-        if (!parse_head(head, c.resp)) return fail_request(i, ErrorKind::Protocol);
+        if (!parse_head(head, c.resp) || c.resp.content_length > limits::kMaxResponseBody)
+          return fail_request(i, ErrorKind::Protocol);
         c.head_done = true;
         c.body_left = c.resp.content_length;
         c.resp_bytes = static_cast<std::uint64_t>(head.size()) +
@@ -575,9 +596,12 @@ class Worker {
         ++result_.statuses[status];
       const std::int64_t latency = now - c.started_ns;
       result_.latency.record(latency);
-      SecondStats& sec = series_at(now);
-      ++sec.responses;
-      sec.latency.record(latency);
+      if (SecondStats* sec = series_at(now)) {
+        ++sec->responses;
+        sec->latency.record(latency);
+      } else {
+        ++result_.drain_responses;
+      }
       if (!as_expected) {
         count_error(ErrorKind::Status, now);
       } else if (status == 200) {
@@ -816,7 +840,8 @@ void print_progress(const LoadConfig& config, const Times& times, SeriesCollecto
   }
 }
 
-// A blocking loopback connection for fetch_post_products(): not the hot path.
+// A blocking loopback connection for fetch_post_products() (keep-alive) and http_get() (one
+// request): not the hot path. `timeout` bounds each connect, send and receive.
 class BlockingClient {
  public:
   BlockingClient(const Target& target, std::chrono::milliseconds timeout) : target_(target) {
@@ -853,7 +878,9 @@ class BlockingClient {
       if (buf_.size() > limits::kMaxResponseHead || !fill()) return 0;
     }
     ResponseHead head;
-    if (!parse_head(std::string_view(buf_).substr(0, head_end + 4), head)) return 0;
+    if (!parse_head(std::string_view(buf_).substr(0, head_end + 4), head) ||
+        head.content_length > limits::kMaxResponseBody)
+      return 0;
     const auto len = static_cast<std::size_t>(head.content_length);
     while (buf_.size() < head_end + 4 + len)
       if (!fill()) return 0;
@@ -879,10 +906,8 @@ class BlockingClient {
 }  // namespace
 
 LoadResult run_load(const LoadConfig& config) {
-  // The connects are started at once; the first request is due a little later, so the open
-  // loop's first due times do not include the TCP handshakes.
-  constexpr std::int64_t kStartDelayNs = 20'000'000;
-  const std::int64_t start = mono_ns() + kStartDelayNs;
+  // The connects are started at once; the first request is due kStartDelay later.
+  const std::int64_t start = mono_ns() + std::chrono::nanoseconds(limits::kStartDelay).count();
   Times times{};
   times.start = start;
   times.measure = start + config.warmup.count();
@@ -928,9 +953,50 @@ LoadResult run_load(const LoadConfig& config) {
   return total;
 }
 
+std::chrono::nanoseconds max_run_time(const LoadConfig& config) noexcept {
+  return std::chrono::nanoseconds(limits::kStartDelay) + config.warmup + config.duration +
+         std::chrono::nanoseconds(limits::kMaxDrain);
+}
+
 std::size_t RampConfig::step_count() const noexcept {
   if (step <= 0 || max < start) return 1;
+  // The relative slack absorbs the rounding of decimal rates: (0.3 - 0.1) / 0.1 < 2.
   return static_cast<std::size_t>(std::floor((max - start) / step + 1e-9)) + 1;
+}
+
+bool parse_ramp(std::string_view text, RampConfig& out, std::string& error) {
+  const auto c1 = text.find(':');
+  const auto c2 = c1 == std::string_view::npos ? c1 : text.find(':', c1 + 1);
+  if (c2 == std::string_view::npos) {
+    error = "expected START:STEP:MAX";
+    return false;
+  }
+  double v[3] = {};
+  const std::string_view parts[3] = {text.substr(0, c1), text.substr(c1 + 1, c2 - c1 - 1),
+                                     text.substr(c2 + 1)};
+  for (int k = 0; k < 3; ++k) {
+    const auto part = parts[k];
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v[k]);
+    if (ec != std::errc{} || end != part.data() + part.size() || !std::isfinite(v[k])) {
+      error = fmt::format("not a number: '{}'", part);
+      return false;
+    }
+  }
+  if (v[0] <= 0 || v[1] <= 0 || v[2] < v[0] || v[2] > 1e8) {
+    error = "need 0 < START <= MAX <= 1e8 and STEP > 0";
+    return false;
+  }
+  out.start = v[0];
+  out.step = v[1];
+  out.max = v[2];
+  return true;
+}
+
+std::chrono::nanoseconds max_ramp_time(const LoadConfig& config, const RampConfig& ramp) noexcept {
+  // run_ramp() runs each step as run_load() with the step's duration.
+  const auto step = std::chrono::nanoseconds(limits::kStartDelay) + config.warmup +
+                    ramp.step_duration + std::chrono::nanoseconds(limits::kMaxDrain);
+  return static_cast<std::int64_t>(ramp.step_count()) * step;
 }
 
 RampResult run_ramp(const LoadConfig& config, const RampConfig& ramp) {
@@ -1001,6 +1067,16 @@ std::vector<PostProduct> fetch_post_products(const Target& target, const Scenari
     products.push_back(PostProduct{id, std::move(*chars)});
   }
   return products;
+}
+
+std::optional<std::pair<int, std::string>> http_get(const Target& target, const std::string& path,
+                                                    std::chrono::milliseconds timeout) {
+  BlockingClient client(target, timeout);
+  if (!client.connected()) return std::nullopt;
+  std::string body;
+  const int status = client.get(path, body);
+  if (status == 0) return std::nullopt;
+  return std::pair{status, std::move(body)};
 }
 
 }  // namespace bench

@@ -2,9 +2,10 @@
 // per thread, in a closed loop or at a constant arrival rate (open loop).
 //
 // Contract
-// - run_load() blocks for warmup + duration + at most kMaxDrain, spawning `threads` loop
-//   threads and joining them all before it returns; it never runs longer (the invariant of
-//   bench/README.md). It throws std::runtime_error only for setup failures (epoll, timerfd).
+// - run_load() blocks for kStartDelay + warmup + duration + at most kMaxDrain (max_run_time()),
+//   spawning `threads` loop threads and joining them all before it returns; it never runs
+//   longer (the invariant of bench/README.md). It throws std::runtime_error only for setup
+//   failures (epoll, timerfd).
 // - Only loopback is ever contacted: the address comes from parse_loopback_url(), which
 //   refuses every host but 127.0.0.1 and [::1].
 // - A request belongs to the measurement when it *starts* inside [warmup, warmup + duration):
@@ -17,8 +18,12 @@
 //   writes_sent - writes_acked = sent but not acknowledged (no answer, or another status), so
 //   the rows written are in [acked, sent].
 // - The time series has one point per second of the measured window, by *completion* time:
-//   responses and errors of measured requests observed in that second (events of the drain,
-//   after the window, land in the last point), so its sums equal responses and error_total().
+//   responses and errors of measured requests observed in that second. Events of the drain
+//   (after the window: late responses, requests still in flight at its end) are left out of
+//   the series, so that an overloaded run's last point shows that second's throughput, not a
+//   spike of everything that finished later; they are counted in drain_responses and
+//   drain_errors. So the series sums to responses - drain_responses and to
+//   error_total() - drain_errors.
 #pragma once
 
 #include "bench/histogram.h"
@@ -32,11 +37,16 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace bench {
 
 namespace limits {
+// The longest run (or ramp, all steps with their warm-ups and drains) `load` and `run` accept:
+// longer than an hour is a typo, not a benchmark.
+inline constexpr std::chrono::seconds kMaxRunTime{3600};
 // In-flight requests still unanswered this long after the end of the run count as timeouts.
 inline constexpr std::chrono::milliseconds kMaxDrain{2'000};
 // A connect failure is retried after this pause, so a missing server costs no busy loop.
@@ -45,6 +55,13 @@ inline constexpr std::chrono::milliseconds kReconnectBackoff{100};
 inline constexpr std::chrono::milliseconds kTimeoutScan{50};
 // A response head larger than this is a protocol error: ours are a few hundred bytes.
 inline constexpr std::size_t kMaxResponseHead = 64 * 1024;
+// A Content-Length above this is a protocol error: the largest page of reviews is well under
+// 1 MiB, and --check-json reserves the announced length before reading it, so an absurd length
+// must not become an absurd allocation.
+inline constexpr std::int64_t kMaxResponseBody = 64 * 1024 * 1024;
+// run_load() waits this long after starting the connects before the first request is due, so
+// the open loop's first due times do not include the TCP handshakes.
+inline constexpr std::chrono::milliseconds kStartDelay{20};
 // Bytes per recv(2); one buffer per connection, so 64 connections cost 4 MiB at most.
 inline constexpr std::size_t kReadChunk = 64 * 1024;
 }  // namespace limits
@@ -86,7 +103,8 @@ enum class ErrorKind {
   Timeout,   // no response within --timeout, or still in flight when the drain ended
   Reset,     // the connection broke (RST, EOF, recv/send error) while a request was in flight
   Connect,   // connect(2) failed (counted per attempt, inside the measured window)
-  Protocol,  // the response could not be framed (no Content-Length, bad status line, too big)
+  Protocol,  // the response could not be framed (no Content-Length, bad status line, head over
+             // kMaxResponseHead, Content-Length over kMaxResponseBody)
   Unsent,    // open loop: scheduled in the window, never got a free connection before the end
   Body,      // --check-json: a 200 whose body is not JSON or names another product
 };
@@ -121,6 +139,10 @@ struct LoadResult {
   std::uint64_t writes_sent[kRequestKinds] = {};
   std::uint64_t writes_acked[kRequestKinds] = {};
   std::vector<SeriesPoint> series;  // ceil(seconds) points; run_load fills it, merge() appends
+  // Responses and errors of measured requests observed after the window (in the drain, or
+  // still pending at its end): in responses and errors above, not in the series.
+  std::uint64_t drain_responses = 0;
+  std::uint64_t drain_errors = 0;
 
   void merge(const LoadResult& other);
   [[nodiscard]] std::uint64_t error_total() const noexcept;
@@ -130,6 +152,8 @@ struct LoadResult {
 };
 
 LoadResult run_load(const LoadConfig& config);
+// The longest run_load(config) can take: kStartDelay + warmup + duration + kMaxDrain.
+std::chrono::nanoseconds max_run_time(const LoadConfig& config) noexcept;
 
 // --ramp START:STEP:MAX: open-loop steps at START, START+STEP, ... <= MAX requests/s, each
 // `step_duration` long (plus the config's warmup), fresh connections per step. A step holds
@@ -141,9 +165,15 @@ struct RampConfig {
   double max = 0;
   std::chrono::nanoseconds slo_p99{std::chrono::milliseconds(10)};
   std::chrono::nanoseconds step_duration{std::chrono::seconds(10)};
-  // How many steps START:STEP:MAX makes (at least 1).
+  // How many steps START:STEP:MAX makes (at least 1). A MAX that the steps miss by rounding
+  // only (0.1:0.1:0.3) still counts as reached.
   [[nodiscard]] std::size_t step_count() const noexcept;
 };
+
+// Parses --ramp START:STEP:MAX into start, step and max (the other fields untouched): the one
+// parser of `load --ramp` and `run --ramp`. False (and `error` set) unless 0 < START <= MAX <=
+// 1e8 and STEP > 0.
+bool parse_ramp(std::string_view text, RampConfig& out, std::string& error);
 
 struct RampStep {
   double rate = 0;
@@ -162,6 +192,9 @@ struct RampResult {
 };
 
 RampResult run_ramp(const LoadConfig& config, const RampConfig& ramp);
+// The longest run_ramp(config, ramp) can take: step_count() runs of max_run_time() with the
+// step's duration (each step has its own start delay, warmup and drain).
+std::chrono::nanoseconds max_ramp_time(const LoadConfig& config, const RampConfig& ramp) noexcept;
 
 // `mixed`: up to `count` distinct products of the scenario's read range (drawn with `seed`)
 // with their characteristic ids, read from GET /reviews/meta on the target over one blocking
@@ -170,5 +203,11 @@ RampResult run_ramp(const LoadConfig& config, const RampConfig& ramp);
 std::vector<PostProduct> fetch_post_products(const Target& target, const Scenario& scenario,
                                              std::size_t count, std::uint64_t seed,
                                              std::string& error);
+
+// One GET of `path` on `target` over a blocking connection of its own (readiness probes): the
+// status and body, or nullopt when nothing answered with a framed response (Content-Length at
+// most kMaxResponseBody) within `timeout` per connect, send and receive.
+std::optional<std::pair<int, std::string>> http_get(const Target& target, const std::string& path,
+                                                    std::chrono::milliseconds timeout);
 
 }  // namespace bench

@@ -18,19 +18,6 @@ std::string human_us(double ns) {
   return fmt::format("{:.2f}s", ns / 1e9);
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
 double rps(const LoadResult& r) { return r.seconds > 0 ? r.responses / r.seconds : 0; }
 
 bool has_writes(const LoadResult& r) {
@@ -40,6 +27,21 @@ bool has_writes(const LoadResult& r) {
 }
 
 }  // namespace
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "\"";
+}
 
 std::string format_summary(const RunInfo& info, const LoadResult& r) {
   const LoadConfig& c = *info.config;
@@ -105,9 +107,9 @@ std::string format_json(const RunInfo& info, const LoadResult& r) {
   const double rate = info.ramp ? info.ramp->held_rate : c.rate;
   std::string out;
   auto o = std::back_inserter(out);
-  fmt::format_to(o, R"({{"url":"{}","scenario":"{}","model":"{}","rate":{},)",
-                 json_escape(info.url), info.scenario ? info.scenario->name() : "custom",
-                 open ? "open" : "closed", open ? fmt::format("{}", rate) : "null");
+  fmt::format_to(o, R"({{"url":{},"scenario":"{}","model":"{}","rate":{},)", json_string(info.url),
+                 info.scenario ? info.scenario->name() : "custom", open ? "open" : "closed",
+                 open ? fmt::format("{}", rate) : "null");
   fmt::format_to(o, R"("connections":{},"threads":{},)", c.connections, c.threads);
   fmt::format_to(o, R"("seconds":{:.3f},"requests":{},"rps":{:.1f},"bytes":{},)", r.seconds,
                  r.responses, rps(r), r.bytes_read);
@@ -145,7 +147,8 @@ std::string format_json(const RunInfo& info, const LoadResult& r) {
     fmt::format_to(o, R"({}{{"t":{},"responses":{},"errors":{},"p50_us":{:.1f},"p99_us":{:.1f}}})",
                    t ? "," : "", t, p.responses, p.errors, p.p50_ns / 1e3, p.p99_ns / 1e3);
   }
-  fmt::format_to(o, "]");
+  fmt::format_to(o, R"(],"drain":{{"responses":{},"errors":{}}})", r.drain_responses,
+                 r.drain_errors);
   if (info.ramp && info.ramp_config) {
     fmt::format_to(o, R"(,"ramp":{{"slo_p99_ms":{},"held_rate":{},"steps":[)",
                    info.ramp_config->slo_p99.count() / 1e6, info.ramp->held_rate);

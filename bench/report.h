@@ -4,6 +4,7 @@
 #include "bench/loadgen.h"
 
 #include <string>
+#include <string_view>
 
 namespace bench {
 
@@ -27,8 +28,13 @@ std::string format_summary(const RunInfo& info, const LoadResult& r);
 // (sent without their success status), latency_us{count,min,avg,p50,p75,p90,p99,p99_9,max},
 // timer_lag_us{p99,max} (open loop; the generator's own lateness),
 // series[{t,responses,errors,p50_us,p99_us}] (one per second of the window, by completion
-// time), and with --ramp: ramp{slo_p99_ms,held_rate,steps[{rate,rps,errors,p50_us,p90_us,
-// p99_us,max_us,held}]}.
+// time; the drain left out), drain{responses,errors} (what completed or failed after the
+// window: the series sums to requests - drain.responses), and with --ramp:
+// ramp{slo_p99_ms,held_rate,steps[{rate,rps,errors,p50_us,p90_us,p99_us,max_us,held}]}.
 std::string format_json(const RunInfo& info, const LoadResult& r);
+
+// `s` as a JSON string literal, quotes included: " and \ escaped, control bytes as \u00XX.
+// The one JSON string writer of bench/ (format_json, and `run`'s result files).
+std::string json_string(std::string_view s);
 
 }  // namespace bench

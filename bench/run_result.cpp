@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace bench {
+namespace bench::result {
 
 namespace dom = simdjson::dom;
 
@@ -226,4 +226,4 @@ void add_report_file(ReportInput& input, const std::string& path) {
   if (lines.empty()) throw std::runtime_error(fmt::format("{}: empty", path));
 }
 
-}  // namespace bench
+}  // namespace bench::result

@@ -8,6 +8,10 @@
 // - run information: {"run":{...}} with the command line, date, machine, scale, version,
 //   and optional "notes":["..."]: rendered as the report's header, in file order.
 // Every number is optional: a field that is absent (or null) reads as NaN and shows as "-".
+//
+// Its own namespace: these are the results *as read back* (doubles, NaN when absent), not the
+// load generator's types of the same names in loadgen.h (SeriesPoint, RampStep, RampResult),
+// which reviewsd-bench links too.
 #pragma once
 
 #include <cmath>
@@ -18,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-namespace bench {
+namespace bench::result {
 
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -81,4 +85,4 @@ void add_report_json(ReportInput& input, const std::string& json, const std::str
 // Reads `path` and adds it; a file of several lines adds each non-empty line as a document.
 void add_report_file(ReportInput& input, const std::string& path);
 
-}  // namespace bench
+}  // namespace bench::result

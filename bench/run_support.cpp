@@ -1,10 +1,11 @@
 #include "bench/run_support.h"
 
+#include "bench/report.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <simdjson.h>
 #include <sys/prctl.h>
@@ -12,11 +13,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -152,19 +153,35 @@ int Child::wait(std::chrono::milliseconds limit) {
 
 int Child::stop(int sig, std::chrono::milliseconds grace) noexcept {
   if (pid_ < 0) return -1;
-  ::kill(pid_, sig);
+  // The child made itself the leader of group pid_ before exec (setpgid in the constructor);
+  // a child too young to have done so gets the signal directly.
+  const pid_t group = pid_;
+  auto signal_group = [&](int s) {
+    if (::kill(-group, s) != 0) ::kill(group, s);
+  };
+  signal_group(sig);
   const auto deadline = Clock::now() + grace;
+  int status = -1;
   while (Clock::now() < deadline) {
-    if (const auto s = poll()) return *s;
+    if (const auto s = poll()) {
+      status = *s;
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  if (status < 0) {
+    signal_group(SIGKILL);
+    int raw = 0;
+    while (::waitpid(pid_, &raw, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    status_ = status = exit_status(raw);
   }
-  pid_ = -1;
-  status_ = exit_status(status);
-  return status_;
+  // Members of the group that outlived the leader (nginx workers of a killed master). While
+  // any is alive the group id cannot be reused for another process, so this reaches only
+  // ours; ESRCH when none is left.
+  ::kill(-group, SIGKILL);
+  return status;
 }
 
 std::pair<int, std::string> capture(const std::vector<std::string>& argv,
@@ -185,50 +202,6 @@ std::pair<int, std::string> capture(const std::vector<std::string>& argv,
   return {status, ss.str()};
 }
 
-std::optional<std::pair<int, std::string>> http_get(int port, const std::string& path,
-                                                    std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  auto left_ms = [&] {
-    return static_cast<int>(std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count()));
-  };
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  struct Close {
-    int fd;
-    ~Close() { ::close(fd); }
-  } close_fd{fd};
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS)
-    return std::nullopt;
-  pollfd p{fd, POLLOUT, 0};
-  if (::poll(&p, 1, left_ms()) <= 0) return std::nullopt;
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) return std::nullopt;
-  const std::string req =
-      fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", path, port);
-  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
-    return std::nullopt;
-  std::string resp;
-  for (;;) {
-    p = {fd, POLLIN, 0};
-    if (::poll(&p, 1, left_ms()) <= 0) return std::nullopt;
-    char buf[16384];
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-    if (n <= 0) break;
-    resp.append(buf, static_cast<std::size_t>(n));
-  }
-  if (!resp.starts_with("HTTP/1.") || resp.size() < 12) return std::nullopt;
-  const int status = std::atoi(resp.c_str() + 9);
-  const auto body_at = resp.find("\r\n\r\n");
-  return std::pair{status, body_at == std::string::npos ? std::string() : resp.substr(body_at + 4)};
-}
-
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
@@ -243,21 +216,6 @@ int free_port() {
   }
   ::close(fd);
   return ntohs(addr.sin_port);
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", static_cast<int>(c));
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
 }
 
 std::string json_with_fields(const std::string& json,
@@ -284,6 +242,79 @@ std::string json_with_fields(const std::string& json,
   }
   if (body.empty() && !front.empty()) front.pop_back();
   return "{" + front + (body.empty() ? "" : body.substr(1)) + "}";
+}
+
+namespace {
+
+// The inodes of the TCP sockets in LISTEN state on `port`, from /proc/net/tcp and tcp6.
+std::vector<std::string> listening_inodes(int port) {
+  constexpr const char* kListen = "0A";  // TCP_LISTEN in the `st` column
+  std::vector<std::string> out;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      std::istringstream fields(line);
+      std::string sl, local, remote, st, queues, timer, retr, uid, timeout, inode;
+      fields >> sl >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout >> inode;
+      const auto colon = local.rfind(':');
+      if (st != kListen || colon == std::string::npos) continue;
+      if (std::stoi(local.substr(colon + 1), nullptr, 16) == port) out.push_back(inode);
+    }
+  }
+  return out;
+}
+
+// The socket inodes open in the processes of group `pgid` (ours: we may read their /proc).
+std::vector<std::string> group_socket_inodes(pid_t pgid) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+    const std::string name = proc.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(proc.path() / "stat");
+    std::string text;
+    std::getline(stat, text);
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so from the last ')'.
+    const auto paren = text.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(text.substr(paren + 1));
+    std::string state;
+    long ppid = 0, pgrp = 0;
+    if (!(rest >> state >> ppid >> pgrp) || pgrp != pgid) continue;
+    for (const auto& fd : fs::directory_iterator(proc.path() / "fd", ec)) {
+      const std::string target = fs::read_symlink(fd.path(), ec).string();
+      if (!ec && target.starts_with("socket:[") && target.ends_with("]"))
+        out.push_back(target.substr(8, target.size() - 9));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool only_group_listens(int port, pid_t pgid, std::string& error) {
+  const auto listening = listening_inodes(port);
+  const auto ours = group_socket_inodes(pgid);
+  std::size_t mine = 0;
+  for (const auto& inode : listening) {
+    if (std::find(ours.begin(), ours.end(), inode) != ours.end()) {
+      ++mine;
+    } else {
+      error = fmt::format(
+          "port {}: another process listens there too (socket inode {}), it would take part of "
+          "the load",
+          port, inode);
+      return false;
+    }
+  }
+  if (mine == 0) {
+    error = fmt::format("port {}: nothing of process group {} listens there", port, pgid);
+    return false;
+  }
+  return true;
 }
 
 fs::path self_dir() { return fs::read_symlink("/proc/self/exe").parent_path(); }

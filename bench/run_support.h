@@ -1,6 +1,6 @@
 // What `reviewsd-bench run` needs around the load generator: child processes it owns by pid
-// (stopped on every exit path), Ctrl-C/SIGTERM as a flag, a tiny blocking HTTP GET for
-// readiness probes, free loopback ports, and editing the fields of a JSON result.
+// (stopped on every exit path), Ctrl-C/SIGTERM as a flag, free loopback ports and who listens
+// on them, and editing the fields of a JSON result. (Readiness probes use bench::http_get.)
 #pragma once
 
 #include <sys/types.h>
@@ -33,7 +33,8 @@ struct SpawnOptions {
 };
 
 // A child process we started, in a process group of its own (so that a Ctrl-C on the
-// terminal reaches us, not it) and with PR_SET_PDEATHSIG SIGTERM (it goes if we die).
+// terminal reaches us, not it; and so that stopping it reaches the processes it forked, such
+// as nginx's workers) and with PR_SET_PDEATHSIG SIGTERM (it goes if we die).
 // The destructor stops it (SIGTERM, then SIGKILL after `grace`) unless it already ended.
 class Child {
  public:
@@ -52,8 +53,9 @@ class Child {
   // Waits until it ends; past `limit` kills it and throws runtime_error; on a stop request
   // stops it and throws Interrupted. Returns the exit status (128+signal when killed).
   int wait(std::chrono::milliseconds limit);
-  // SIGTERM (or `sig`), up to `grace` for it to end, then SIGKILL. Returns the exit status,
-  // or -1 when it was not running.
+  // SIGTERM (or `sig`) to its process group, up to `grace` for the child to end, then SIGKILL
+  // to the group; once the child is reaped, SIGKILL to whatever of its group is left (a
+  // worker whose master died). Returns the child's exit status, or -1 when it was not running.
   int stop(int sig = 15, std::chrono::milliseconds grace = std::chrono::seconds(10)) noexcept;
 
  private:
@@ -66,20 +68,20 @@ class Child {
 std::pair<int, std::string> capture(const std::vector<std::string>& argv,
                                     std::chrono::milliseconds limit = std::chrono::seconds(30));
 
-// GET http://127.0.0.1:port/path with `Connection: close`; the status and body, or nullopt
-// when nothing answered within `timeout`.
-std::optional<std::pair<int, std::string>> http_get(int port, const std::string& path,
-                                                    std::chrono::milliseconds timeout);
-
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close): someone else
+// may take it before our server binds it, so check with only_group_listens() after the start.
 int free_port();
+
+// True when every TCP socket listening on `port` (IPv4 and IPv6, any address) belongs to a
+// process of process group `pgid`, and there is at least one. False (and `error` set) when a
+// process outside the group listens there too: with SO_REUSEPORT another server can share
+// the port silently, and part of the load would go to it.
+bool only_group_listens(int port, pid_t pgid, std::string& error);
 
 // `json` (one object) with `fields` set: existing keys replaced in place, others added at
 // the front. Values are JSON text ("\"nginx\"", "12"). Throws runtime_error on bad JSON.
 std::string json_with_fields(const std::string& json,
                              const std::vector<std::pair<std::string, std::string>>& fields);
-// A JSON string literal of `s`.
-std::string json_string(const std::string& s);
 
 // The directory of the running executable.
 std::filesystem::path self_dir();

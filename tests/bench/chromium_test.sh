@@ -27,9 +27,14 @@ trap 'rm -rf "$TMP"' EXIT
 [ -s "$TMP/report/report.html" ] || { echo "no report.html"; exit 1; }
 
 shot() {  # HTML PNG
-  # A fresh profile per run; as root chromium needs --no-sandbox. Bounded: 90 s.
+  # A fresh profile per run; as root chromium needs --no-sandbox. Bounded: 90 s. No network:
+  # the page needs none, and headless chromium would otherwise fetch components, send pings
+  # and check for updates in the background; the proxy on port 9 (discard, nothing listens)
+  # refuses whatever request is left.
   if ! timeout 90 "$CHROME" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
-    --hide-scrollbars --no-first-run --user-data-dir="$TMP/profile" \
+    --hide-scrollbars --no-first-run --disable-background-networking \
+    --disable-component-update --no-pings --disable-domain-reliability --disable-sync \
+    --proxy-server=127.0.0.1:9 --user-data-dir="$TMP/profile" \
     --window-size=1100,3200 --screenshot="$2" "file://$1" >"$TMP/chromium.log" 2>&1; then
     cat "$TMP/chromium.log"
     echo "chromium failed"

@@ -19,11 +19,11 @@ namespace fs = std::filesystem;
 
 fs::path fixture(const std::string& name) { return fs::path(REVIEWSD_BENCH_FIXTURES) / name; }
 
-bench::ReportInput load_all() {
-  bench::ReportInput in;
+bench::result::ReportInput load_all() {
+  bench::result::ReportInput in;
   for (const char* f : {"run.json", "hot.json", "hot.nginx.json", "ramp.json",
                         "random-uncached.json", "random-uncached.pgbench.json"}) {
-    bench::add_report_file(in, fixture(f).string());
+    bench::result::add_report_file(in, fixture(f).string());
   }
   return in;
 }
@@ -240,8 +240,8 @@ TEST_CASE("report: one time plot per scenario, a rate plot for the ramp, all poi
 }
 
 TEST_CASE("report: hostile names are escaped everywhere", "[bench]") {
-  bench::ReportInput in;
-  bench::add_report_json(
+  bench::result::ReportInput in;
+  bench::result::add_report_json(
       in,
       R"({"scenario":"<script>alert('x')</script>","label":"a|b & \"c\"","rps":1,"model":"closed",)"
       R"("latency_us":{"p50":1},"series":[{"t":0,"responses":1,"p50_us":1,"p99_us":2}]})",
@@ -256,12 +256,12 @@ TEST_CASE("report: hostile names are escaped everywhere", "[bench]") {
 }
 
 TEST_CASE("report: files that are not results are refused with their name", "[bench]") {
-  bench::ReportInput in;
-  CHECK_THROWS_WITH(bench::add_report_json(in, "{nope", "bad.json"),
+  bench::result::ReportInput in;
+  CHECK_THROWS_WITH(bench::result::add_report_json(in, "{nope", "bad.json"),
                     Catch::Contains("bad.json: not valid JSON"));
-  CHECK_THROWS_WITH(bench::add_report_json(in, R"({"x":1})", "x.json"),
+  CHECK_THROWS_WITH(bench::result::add_report_json(in, R"({"x":1})", "x.json"),
                     Catch::Contains("x.json: neither a load result"));
-  CHECK_THROWS_WITH(bench::add_report_file(in, "/nonexistent/r.json"),
+  CHECK_THROWS_WITH(bench::result::add_report_file(in, "/nonexistent/r.json"),
                     Catch::Contains("cannot read"));
 }
 
