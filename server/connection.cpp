@@ -351,6 +351,16 @@ void Connection::on_timeout(TimerKind kind) {
 void Connection::start_drain() {
   if (closing_ || draining_) return;
   draining_ = true;
+  // A request the client wrote before the signal may still sit unread in the socket buffer
+  // (epoll reported it after the iteration that ran the drain began, or a reactor reads only a
+  // batch of events per iteration). Read what is there now, so that it is answered (with
+  // `Connection: close`, as dispatch() does while draining) instead of cut off by a close that
+  // the client sees as a reset. Nothing that arrives later is read.
+  if (!stop_reading_ && !read_closed_ && pending_input_.empty() &&
+      queue_.size() < worker_.options().max_pipeline_depth) {
+    on_readable();
+    if (closing_) return;
+  }
   // A request under way may still complete; anything after it is not read.
   if (!parser_.in_message()) stop_reading_ = true;
   after_io();

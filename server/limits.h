@@ -41,6 +41,16 @@ inline constexpr int kListenBacklog = 4096;
 // How long a listener stays off after accept(2) failed for lack of fds (EMFILE/ENFILE) and the
 // reserve-fd trick could not help: short enough to recover quickly, long enough not to spin.
 inline constexpr std::chrono::milliseconds kAcceptBackoff{100};
+// File descriptors the server keeps for itself out of RLIMIT_NOFILE: client connections are
+// capped below the limit by this much (see run_server), so that clients alone can never run the
+// process out of fds. Out of fds, the database could not reconnect, SIGHUP could not reopen
+// the logs, and new clients would wait in the backlog whenever two reactors race for the
+// listeners' reserve fds. Per process: stdio, the signalfd, the log files and their reopened
+// copies, the LISTEN/NOTIFY connection and whatever libraries open (libpq, the resolver).
+inline constexpr std::size_t kFdsPerProcess = 32;
+// Per reactor: epoll and eventfd, a listening socket and a reserve fd per listen address, and
+// its database connections (to the primary and each replica, and reconnects in progress).
+inline constexpr std::size_t kFdsPerReactor = 16;
 }  // namespace limits
 
 // The options of `reviewsd serve`, resolved (flags > environment > defaults).

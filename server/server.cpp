@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <system_error>
@@ -31,6 +32,16 @@ void raise_fd_limit() {
     rl.rlim_cur = rl.rlim_max;
     (void)::setrlimit(RLIMIT_NOFILE, &rl);
   }
+}
+
+// The client connections the fd limit leaves room for, after the server's own fds (limits.h);
+// a limit too small for that headroom gives clients half of it.
+std::size_t fd_connection_cap(unsigned threads) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  const std::size_t limit = rl.rlim_cur;
+  const std::size_t own = limits::kFdsPerProcess + limits::kFdsPerReactor * threads;
+  return limit > 2 * own ? limit - own : limit / 2;
 }
 
 // Blocks the signals we handle (threads started later inherit the mask) and returns a
@@ -89,10 +100,19 @@ void reopen_logs() {
 
 }  // namespace
 
-int run_server(const ServeOptions& options, const Router& router, const ReactorHooks& hooks) {
+int run_server(const ServeOptions& requested, const Router& router, const ReactorHooks& hooks) {
   raise_fd_limit();
   const unsigned threads =
-      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+      requested.threads ? requested.threads : std::max(1u, std::thread::hardware_concurrency());
+  // The workers' options: --max-connections as far as the fd limit allows.
+  ServeOptions options = requested;
+  if (const std::size_t cap = fd_connection_cap(threads); cap < options.max_connections) {
+    log_warn(
+        "max-connections lowered from {} to {}: the file limit (RLIMIT_NOFILE) leaves no "
+        "room for more",
+        options.max_connections, cap);
+    options.max_connections = cap;
+  }
 
   // Listeners are opened here, before any thread starts, so that a bad address fails startup
   // with a clear message and port 0 resolves to one port shared by every reactor.

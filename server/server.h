@@ -23,7 +23,8 @@ struct ReactorHooks {
 };
 
 // Runs until drained. Returns the exit status (0 after a clean drain). Throws std::exception
-// for startup failures (bad address, port in use...).
+// for startup failures (bad address, port in use...). `options.max_connections` is lowered
+// (with a warning) to what RLIMIT_NOFILE leaves room for after the server's own fds.
 int run_server(const ServeOptions& options, const Router& router, const ReactorHooks& hooks = {});
 
 }  // namespace server

@@ -24,7 +24,7 @@ namespace testenv {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-ServerProcess::ServerProcess(std::vector<std::string> extra) {
+ServerProcess::ServerProcess(std::vector<std::string> extra, SpawnOptions spawn) {
   const std::string bin = reviewsd_bin().string();
   char tmpl[] = "/tmp/reviewsd-serve-test-XXXXXX";
   const int logfd = mkstemp(tmpl);
@@ -38,6 +38,10 @@ ServerProcess::ServerProcess(std::vector<std::string> extra) {
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
     dup2(logfd, 2);
+    if (spawn.max_fds > 0) {
+      const rlimit rl{spawn.max_fds, spawn.max_fds};
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -4,6 +4,7 @@
 
 #include "support/test_env.h"
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -13,12 +14,19 @@
 
 namespace testenv {
 
+// How the child is started, beyond its arguments.
+struct SpawnOptions {
+  // RLIMIT_NOFILE of the child, soft and hard (the server raises its soft limit to the hard
+  // one, so both must be lowered); 0 keeps the test's own limits.
+  rlim_t max_fds = 0;
+};
+
 // `reviewsd serve <extra...> --listen 127.0.0.1:0 --threads 2` (an option in `extra` wins:
 // the first occurrence counts), stderr to a log file; the constructor waits (up to 10 s) for
 // the "listening on" line and reads the port from it.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::vector<std::string> extra = {});
+  explicit ServerProcess(std::vector<std::string> extra = {}, SpawnOptions spawn = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
