@@ -86,6 +86,8 @@ Scenarios: random hot repeat list mixed ramp (ramp = random at an increasing con
   --slo-p99-ms B         the ramp's latency bound (default 10)
   --step-seconds S       seconds per ramp step (default 2)
   --serve-threads N      `reviewsd serve --threads` (default: number of cores)
+  --cache-mb N           `reviewsd serve --cache-mb` for the scenarios (default: serve's, 256;
+                         0 measures the database path, e.g. to compare scales)
   --bin PATH             the reviewsd binary (default: ../server/reviewsd next to this binary,
                          then ./reviewsd next to it, then $PATH)
   --no-reference         skip the nginx and pgbench references
@@ -110,6 +112,7 @@ struct RunOptions {
   std::string step_seconds = "2";
   RampConfig ramp_config;  // parsed from `ramp`, `slo_ms` and `step_seconds`, as load does
   int serve_threads = 0;
+  std::string cache_mb;  // empty: serve's default
   fs::path bin;
   bool reference = true;
   std::string command_line;
@@ -267,6 +270,8 @@ RunOptions parse(const std::vector<std::string_view>& args) {
       o.step_seconds = v;
     } else if (flag == "--serve-threads") {
       o.serve_threads = static_cast<int>(to_int(flag, v, 1, 1024));
+    } else if (flag == "--cache-mb") {
+      o.cache_mb = std::to_string(to_int(flag, v, 0, 1 << 20));
     } else if (flag == "--bin") {
       o.bin = v;
     } else {
@@ -639,7 +644,9 @@ void prepare_data(const RunOptions& o, const db::LocalCluster& cluster, RunState
 // The scenarios against one `reviewsd serve` (cache on, the default). A scenario whose load
 // fails is marked failed; the others still run.
 void run_scenarios(const RunOptions& o, RunState& st) {
-  Serve serve = start_serve(o, st.conninfo, st.out / "serve.log", {});
+  std::vector<std::string> cache_flag;
+  if (!o.cache_mb.empty()) cache_flag = {"--cache-mb", o.cache_mb};
+  Serve serve = start_serve(o, st.conninfo, st.out / "serve.log", cache_flag);
   int i = 0;
   for (const auto& s : o.scenarios) {
     const bool ramp = s == "ramp";
@@ -827,7 +834,10 @@ void write_run_report(const RunOptions& o, RunState& st) {
       {"scale", o.scale_text},
       {"database", fmt::format("{} (products up to {}, reviews up to {})", st.dbname,
                                st.sizes.products, st.sizes.reviews)},
-      {"serve", fmt::format("--threads {}, cache on (default --cache-mb)", o.serve_threads)},
+      {"serve", fmt::format("--threads {}, {}", o.serve_threads,
+                            o.cache_mb.empty()  ? "cache on (default --cache-mb)"
+                            : o.cache_mb == "0" ? "cache off (--cache-mb 0)"
+                                                : "--cache-mb " + o.cache_mb)},
       {"load", fmt::format("--connections {} --threads {} --warmup {} --duration {}{}",
                            o.connections, o.threads, o.warmup, o.duration,
                            o.rate.empty() ? " (closed loop)" : " --rate " + o.rate)},
