@@ -53,6 +53,11 @@ percentiles (HDR histogram, ~1% precision), errors by kind and a per-second seri
                          ("product" of /reviews, "product_id" of /reviews/meta); else an
                          error of kind body
   --connections C        keep-alive connections (default 64)
+  --pipeline D           requests in flight per connection (HTTP/1.1 pipelining, 1..{max},
+                         default 1): written back to back, answered in order; closed loop:
+                         each connection refills to D as responses arrive; open loop: a due
+                         request goes to a connection with fewer than D in flight. A reset
+                         fails every request in flight on the connection
   --threads T            event-loop threads, connections split between them (default 1)
   --duration S           measured seconds (default 10); then up to 2 s drain
   --warmup S             seconds of load before measuring (default 0)
@@ -126,7 +131,8 @@ int cmd_load(const std::vector<std::string_view>& args) {
       continue;
     }
     if (flag == "--help" || flag == "-h") {
-      std::fputs(kUsage, stdout);
+      std::fputs(fmt::format(fmt::runtime(kUsage), fmt::arg("max", limits::kMaxPipeline)).c_str(),
+                 stdout);
       return 0;
     }
     if (i + 1 >= args.size()) throw UsageError{fmt::format("{} needs a value", flag)};
@@ -175,6 +181,11 @@ int cmd_load(const std::vector<std::string_view>& args) {
       if (n < 1 || n > kMaxConnections)
         throw UsageError{fmt::format("--connections: 1..{}", kMaxConnections)};
       config.connections = static_cast<unsigned>(n);
+    } else if (flag == "--pipeline") {
+      const auto n = parse_int(flag, v);
+      if (n < 1 || n > limits::kMaxPipeline)
+        throw UsageError{fmt::format("--pipeline: 1..{}", limits::kMaxPipeline)};
+      config.pipeline = static_cast<unsigned>(n);
     } else if (flag == "--threads") {
       const auto n = parse_int(flag, v);
       if (n < 1 || n > kMaxThreads) throw UsageError{fmt::format("--threads: 1..{}", kMaxThreads)};

@@ -1,9 +1,9 @@
 // The load generator. The only file of bench/ that touches epoll, timerfd and sockets.
 //
 // Follow one request, top to bottom: run_load() splits connections and the arrival timetable
-// over the threads → Worker::run() (the loop) → connect_conn() → start_next() (closed loop: at
-// once; open loop: when a scheduled request is due) → send_request() → on_readable() →
-// feed() → complete_response() → start_next() again, or close_conn() on an error, after which
+// over the threads → Worker::run() (the loop) → connect_conn() → refill() (closed loop: at
+// once; open loop: when a scheduled request is due) → enqueue() and flush() → on_readable() →
+// feed() → complete_response() → refill() again, or close_conn() on an error, after which
 // on_tick() reconnects. The run ends in finish(), which turns whatever is still pending into
 // errors, so no measured request disappears. What a request is comes from the thread's
 // RequestMix (scenario.h); complete_response() checks its status (and, with --check-json, its
@@ -11,11 +11,16 @@
 //
 // Two models:
 // - closed loop: each connection sends its next request as soon as the previous response is
-//   complete; latency runs from the send.
+//   complete (with --pipeline D: keeps D in flight, refilled after each read that completed
+//   responses, in one write); latency runs from the send.
 // - open loop (--rate): the i-th request of the run is due at start + i/rate, whatever the
 //   server does. Thread t owns requests t, t+T, t+2T... A due request takes a free connection
 //   or waits (the backlog) for one; its latency runs from its *due* time, so time spent waiting
 //   for a connection because the server stalled is counted (no coordinated omission).
+//   With --pipeline D, a connection with fewer than D in flight is free for the next due one.
+//
+// Pipelining: a connection's requests in flight are a FIFO (Conn::ring); each response
+// answers the oldest (HTTP/1.1 answers in order). A broken connection fails them all.
 #include "bench/loadgen.h"
 
 #include <arpa/inet.h>
@@ -66,6 +71,7 @@ const char* error_kind_name(ErrorKind kind) noexcept {
 
 void LoadResult::merge(const LoadResult& other) {
   responses += other.responses;
+  sent += other.sent;
   bytes_read += other.bytes_read;
   for (int i = 0; i < kErrorKinds; ++i) errors[i] += other.errors[i];
   for (const auto& [status, n] : other.statuses) statuses[status] += n;
@@ -236,8 +242,16 @@ enum class ConnState {
   Backoff,     // no socket; on_tick() connects at retry_at
   Connecting,  // non-blocking connect in progress (EPOLLOUT)
   Idle,        // connected, no request
-  Sending,     // part of the request still in out (EPOLLOUT)
-  Awaiting,    // request sent, reading the response
+  Sending,     // part of the requests in flight still in out (EPOLLOUT)
+  Awaiting,    // requests sent, reading the responses
+};
+
+// One request in flight.
+struct InFlight {
+  std::int64_t started_ns = 0;  // due time (open loop) or send time (closed loop)
+  std::int64_t sent_ns = 0;     // for --timeout
+  bool measured = false;
+  RequestInfo info;
 };
 
 struct Conn {
@@ -245,14 +259,24 @@ struct Conn {
   std::uint32_t generation = 0;  // in the epoll data: events of a closed socket are dropped
   ConnState state = ConnState::Backoff;
   std::int64_t retry_at = 0;
-  // The request in flight (Sending/Awaiting).
-  std::int64_t started_ns = 0;  // due time (open loop) or send time (closed loop)
-  std::int64_t sent_ns = 0;     // for --timeout
-  bool measured = false;
-  RequestInfo info;
-  std::string out;
+  // The requests in flight (Sending/Awaiting), oldest first: a ring of --pipeline slots.
+  std::vector<InFlight> ring;
+  std::size_t ring_head = 0;
+  std::size_t ring_count = 0;
+  bool listed = false;  // in Worker::idle_ (at most once)
+  std::string out;      // the requests in flight, back to back; out_off: written so far
   std::size_t out_off = 0;
-  // The response being read.
+  [[nodiscard]] InFlight& front() noexcept { return ring[ring_head]; }
+  InFlight& push() noexcept {
+    InFlight& r = ring[(ring_head + ring_count) % ring.size()];
+    ++ring_count;
+    return r;
+  }
+  void pop() noexcept {
+    ring_head = (ring_head + 1) % ring.size();
+    --ring_count;
+  }
+  // The response being read: to front().
   std::string head;  // bytes of a head that spans reads (usually empty: one read has it all)
   bool head_done = false;
   ResponseHead resp;
@@ -318,10 +342,12 @@ class Worker {
         times_(times),
         mix_(scenario, config.seed * 0x100000001b3ULL + index, config.target.host_header),
         conns_(connections),
+        pipeline_(std::clamp<std::size_t>(config.pipeline, 1, limits::kMaxPipeline)),
         watching_out_(connections, false),
         recv_buf_(limits::kReadChunk),
         status_counts_(kStatusSlots, 0),
         series_(series) {
+    for (auto& c : conns_) c.ring.resize(pipeline_);
     // A constructor that throws gets no destructor call: each failure closes what is open.
     epfd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epfd_ < 0) throw std::runtime_error(fmt::format("epoll: {}", std::strerror(errno)));
@@ -430,7 +456,7 @@ class Worker {
     if (rc != 0 && errno != EINPROGRESS) return connect_failed(i, now);
     c.state = rc == 0 ? ConnState::Idle : ConnState::Connecting;
     watch(i, rc == 0 ? EPOLLIN : EPOLLOUT, EPOLL_CTL_ADD);
-    if (c.state == ConnState::Idle) start_next(i, now);
+    if (c.state == ConnState::Idle) refill(i, now);
   }
 
   void connect_failed(std::size_t i, std::int64_t now) {
@@ -445,37 +471,63 @@ class Worker {
       return connect_failed(i, now);
     conns_[i].state = ConnState::Idle;
     watch(i, EPOLLIN, EPOLL_CTL_MOD);
-    start_next(i, now);
+    refill(i, now);
   }
 
   // --- requests ------------------------------------------------------------------------------
-  // An idle connection takes the next request, if there is one.
-  void start_next(std::size_t i, std::int64_t now) {
-    if (!open_loop()) {
-      if (now < times_.start)
-        idle_.push_back(i);  // on_tick() sends at start
-      else if (now < times_.end)
-        send_request(i, now);
-      return;
-    }
-    if (backlog() > 0) return send_request(i, due_time(next_send_++));
+  [[nodiscard]] bool connected(const Conn& c) const noexcept {
+    return c.fd >= 0 && c.state != ConnState::Backoff && c.state != ConnState::Connecting;
+  }
+  [[nodiscard]] std::size_t room(const Conn& c) const noexcept { return pipeline_ - c.ring_count; }
+  void list_idle(std::size_t i) {
+    if (conns_[i].listed) return;
+    conns_[i].listed = true;
     idle_.push_back(i);
   }
 
-  void send_request(std::size_t i, std::int64_t started) {
+  // A connected connection takes requests up to pipeline_ in flight, if there are any, in one
+  // write; with room left it waits in idle_.
+  void refill(std::size_t i, std::int64_t now) {
     Conn& c = conns_[i];
-    c.out.clear();
-    c.out_off = 0;
-    c.info = mix_.next(c.out);
-    if (c.info.kind != RequestKind::Get) ++result_.writes_sent[static_cast<int>(c.info.kind)];
-    c.head.clear();
-    c.head_done = false;
-    c.sent_ns = mono_ns();
-    c.started_ns = open_loop() ? started : c.sent_ns;
-    c.measured = in_window(c.started_ns);
+    const std::size_t free = room(c);
+    if (!open_loop()) {
+      if (now < times_.start) {
+        list_idle(i);  // on_tick() sends at start
+      } else if (now < times_.end && free > 0) {
+        for (std::size_t k = 0; k < free; ++k) enqueue(i, now);
+        flush(i);
+      }
+      return;
+    }
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(free, backlog()));
+    for (std::size_t k = 0; k < n; ++k) enqueue(i, due_time(next_send_++));
+    const std::uint32_t gen = c.generation;
+    if (n > 0) flush(i);
+    if (n < free && c.generation == gen) list_idle(i);
+  }
+
+  // Appends the next request to the connection's output and its FIFO; flush() writes it.
+  void enqueue(std::size_t i, std::int64_t started) {
+    Conn& c = conns_[i];
+    if (c.ring_count == 0) {
+      // Nothing in flight: whatever is left of out belongs to answered requests.
+      c.out.clear();
+      c.out_off = 0;
+      c.head.clear();
+      c.head_done = false;
+    } else if (c.out_off == c.out.size()) {
+      c.out.clear();
+      c.out_off = 0;
+    }
+    InFlight& r = c.push();
+    r.info = mix_.next(c.out);
+    if (r.info.kind != RequestKind::Get) ++result_.writes_sent[static_cast<int>(r.info.kind)];
+    r.sent_ns = mono_ns();
+    r.started_ns = open_loop() ? started : r.sent_ns;
+    r.measured = in_window(r.started_ns);
+    if (r.measured) ++result_.sent;
     c.state = ConnState::Sending;
     ++in_flight_;
-    flush(i);
   }
 
   void flush(std::size_t i) {
@@ -509,17 +561,24 @@ class Worker {
       return feed(i, recv_buf_.data(), static_cast<std::size_t>(n));
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    // EOF or an error: a broken request if one was in flight, else the server closed an idle
+    // EOF or an error: broken requests if any were in flight, else the server closed an idle
     // keep-alive connection, which is no error. Reconnect at once either way.
-    if (c.state == ConnState::Sending || c.state == ConnState::Awaiting)
-      return fail_request(i, ErrorKind::Reset);
+    if (c.ring_count > 0) return fail_request(i, ErrorKind::Reset);
     close_conn(i, now);
   }
 
   void feed(std::size_t i, const char* p, std::size_t n) {
     Conn& c = conns_[i];
+    bool completed = false;
     while (n > 0) {
-      if (c.state != ConnState::Awaiting && c.state != ConnState::Sending) {
+      if (c.ring_count == 0 && completed) {
+        // More bytes after the last answer: the next request goes out first (as it always did
+        // with one request per connection); with none to send, they are unasked for.
+        completed = false;
+        refill(i, mono_ns());
+        if (c.fd < 0) return;
+      }
+      if (c.ring_count == 0) {
         // Bytes nobody asked for (e.g. a 408 before an idle close): drop the connection.
         return close_conn(i, mono_ns());
       }
@@ -559,7 +618,8 @@ class Worker {
         c.resp_bytes = static_cast<std::uint64_t>(head.size()) +
                        static_cast<std::uint64_t>(c.resp.content_length);
         c.head.clear();
-        c.keep_body = config_.check_json && c.measured && c.info.kind == RequestKind::Get &&
+        const InFlight& r = c.front();
+        c.keep_body = config_.check_json && r.measured && r.info.kind == RequestKind::Get &&
                       c.resp.status == 200;
         if (c.keep_body) {
           c.body.clear();
@@ -576,25 +636,31 @@ class Worker {
       const std::uint32_t gen = c.generation;
       complete_response(i);
       if (c.generation != gen) return;  // closed (Connection: close); the rest is moot
+      completed = true;
     }
+    // Refill once per read: the requests answered by this read are replaced in one write.
+    if (completed) refill(i, mono_ns());
   }
 
+  // The oldest request in flight on connection i has its response; refill() follows.
   void complete_response(std::size_t i) {
     Conn& c = conns_[i];
     const std::int64_t now = mono_ns();
     --in_flight_;
+    const InFlight r = c.front();
+    c.pop();
     const int status = c.resp.status;
-    const bool as_expected = status == expected_status(c.info.kind);
-    if (c.info.kind != RequestKind::Get && as_expected)
-      ++result_.writes_acked[static_cast<int>(c.info.kind)];
-    if (c.measured) {
+    const bool as_expected = status == expected_status(r.info.kind);
+    if (r.info.kind != RequestKind::Get && as_expected)
+      ++result_.writes_acked[static_cast<int>(r.info.kind)];
+    if (r.measured) {
       ++result_.responses;
       result_.bytes_read += c.resp_bytes;
       if (status >= 0 && status < kStatusSlots)
         ++status_counts_[static_cast<std::size_t>(status)];
       else
         ++result_.statuses[status];
-      const std::int64_t latency = now - c.started_ns;
+      const std::int64_t latency = now - r.started_ns;
       result_.latency.record(latency);
       if (SecondStats* sec = series_at(now)) {
         ++sec->responses;
@@ -607,23 +673,28 @@ class Worker {
       } else if (status == 200) {
         ++result_.ok_responses;
         result_.ok_body_bytes += static_cast<std::uint64_t>(c.resp.content_length);
-        if (c.keep_body && !check_json_body(c.body, c.info)) count_error(ErrorKind::Body, now);
+        if (c.keep_body && !check_json_body(c.body, r.info)) count_error(ErrorKind::Body, now);
       }
     }
-    c.state = ConnState::Idle;
+    if (c.ring_count == 0) c.state = ConnState::Idle;
     c.head_done = false;
-    if (c.resp.close) return close_conn(i, now);  // reconnect at once, not an error
-    start_next(i, now);
+    // Reconnect at once, not an error (but requests still in flight on it are reset).
+    if (c.resp.close) return close_conn(i, now);
   }
 
-  // The request in flight on connection i is lost: count it, drop the connection.
+  // Every request in flight on connection i is lost: count each once, drop the connection.
   void fail_request(std::size_t i, ErrorKind kind) {
     Conn& c = conns_[i];
     const std::int64_t now = mono_ns();
-    --in_flight_;
-    if (c.measured) count_error(kind, now);
-    c.state = ConnState::Idle;  // so close_conn() does not count it twice
+    fail_all(c, kind, now);
+    c.state = ConnState::Idle;
     close_conn(i, now);
+  }
+  void fail_all(Conn& c, ErrorKind kind, std::int64_t now) {
+    for (; c.ring_count > 0; c.pop()) {
+      --in_flight_;
+      if (c.front().measured) count_error(kind, now);
+    }
   }
 
   // --- closing -------------------------------------------------------------------------------
@@ -631,10 +702,7 @@ class Worker {
   // and the new generation makes any already-fetched event for the old socket a no-op.
   void close_conn(std::size_t i, std::int64_t retry_at) {
     Conn& c = conns_[i];
-    if (c.state == ConnState::Sending || c.state == ConnState::Awaiting) {
-      --in_flight_;
-      if (c.measured) count_error(ErrorKind::Reset, mono_ns());
-    }
+    if (c.ring_count > 0) fail_all(c, ErrorKind::Reset, mono_ns());
     if (c.fd >= 0) {
       epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
       ::close(c.fd);
@@ -691,26 +759,41 @@ class Worker {
         ++next_due_;
       }
       result_.max_backlog = std::max<std::uint64_t>(result_.max_backlog, backlog());
+      // The backlog is shared out over the free connections, each taking its share (up to its
+      // room) in one write; one with room left is listed again for the rest.
       while (backlog() > 0 && !idle_.empty()) {
-        const std::size_t i = idle_.back();
-        idle_.pop_back();
-        if (conns_[i].state != ConnState::Idle) continue;  // closed since it was listed
-        send_request(i, due_time(next_send_++));
+        while (backlog() > 0 && !idle_.empty()) {
+          const std::uint64_t share = (backlog() + idle_.size() - 1) / idle_.size();
+          const std::size_t i = idle_.back();
+          idle_.pop_back();
+          Conn& c = conns_[i];
+          c.listed = false;
+          if (!connected(c) || room(c) == 0) continue;  // closed or filled since it was listed
+          const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(share, room(c)));
+          for (std::size_t k = 0; k < n; ++k) enqueue(i, due_time(next_send_++));
+          const std::uint32_t gen = c.generation;
+          flush(i);
+          if (c.generation == gen && room(c) > 0) relist_.push_back(i);
+        }
+        for (const std::size_t i : relist_) list_idle(i);
+        relist_.clear();
       }
     }
     if (!open_loop() && now >= times_.start && now < times_.end) {
       while (!idle_.empty()) {
         const std::size_t i = idle_.back();
         idle_.pop_back();
-        if (conns_[i].state == ConnState::Idle) send_request(i, now);
+        conns_[i].listed = false;
+        if (connected(conns_[i])) refill(i, now);
       }
     }
     if (now >= next_scan_) {
       next_scan_ = now + std::chrono::nanoseconds(limits::kTimeoutScan).count();
       for (std::size_t i = 0; i < conns_.size(); ++i) {
-        const Conn& c = conns_[i];
-        if ((c.state == ConnState::Sending || c.state == ConnState::Awaiting) &&
-            now - c.sent_ns > config_.timeout.count())
+        // The oldest request in flight was sent first: if it timed out, none behind it can be
+        // answered before it.
+        Conn& c = conns_[i];
+        if (c.ring_count > 0 && now - c.front().sent_ns > config_.timeout.count())
           fail_request(i, ErrorKind::Timeout);
       }
     }
@@ -771,11 +854,8 @@ class Worker {
 
   // Whatever is still pending is an error, never silently dropped.
   void finish() {
-    for (std::size_t i = 0; i < conns_.size(); ++i) {
-      const Conn& c = conns_[i];
-      if (c.state == ConnState::Sending || c.state == ConnState::Awaiting)
-        fail_request(i, ErrorKind::Timeout);
-    }
+    for (std::size_t i = 0; i < conns_.size(); ++i)
+      if (conns_[i].ring_count > 0) fail_request(i, ErrorKind::Timeout);
     for (std::uint64_t j = next_send_; j < next_due_; ++j)
       if (in_window(due_time(j))) count_error(ErrorKind::Unsent, due_time(j));
     // Requests that were due inside the window but not even counted as due yet (the loop woke
@@ -799,6 +879,7 @@ class Worker {
   const Times times_;
   RequestMix mix_;
   std::vector<Conn> conns_;
+  const std::size_t pipeline_;  // requests in flight per connection
   std::vector<bool> watching_out_;
   std::vector<char> recv_buf_;  // one per thread: a connection keeps only an unfinished head
   std::vector<std::uint64_t> status_counts_;
@@ -812,9 +893,12 @@ class Worker {
   std::int64_t next_scan_ = 0;
   std::size_t in_flight_ = 0;
   std::size_t backoff_count_ = 0;  // an upper bound of connections in Backoff
-  std::vector<std::size_t> idle_;  // open loop: connections free for the next due request
-  std::uint64_t next_due_ = 0;     // open loop: first request not yet due
-  std::uint64_t next_send_ = 0;    // open loop: first due request not yet sent
+  // Connections free for the next due request (open loop: fewer than pipeline_ in flight), each
+  // listed once (Conn::listed); an entry may be stale (closed or filled since), checked on use.
+  std::vector<std::size_t> idle_;
+  std::vector<std::size_t> relist_;  // on_tick() scratch
+  std::uint64_t next_due_ = 0;       // open loop: first request not yet due
+  std::uint64_t next_send_ = 0;      // open loop: first due request not yet sent
   LoadResult result_;
 };
 

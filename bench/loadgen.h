@@ -64,6 +64,8 @@ inline constexpr std::int64_t kMaxResponseBody = 64 * 1024 * 1024;
 inline constexpr std::chrono::milliseconds kStartDelay{20};
 // Bytes per recv(2); one buffer per connection, so 64 connections cost 4 MiB at most.
 inline constexpr std::size_t kReadChunk = 64 * 1024;
+// --pipeline: the most requests one connection keeps in flight.
+inline constexpr unsigned kMaxPipeline = 64;
 }  // namespace limits
 
 // Where to connect: loopback only.
@@ -86,6 +88,11 @@ struct LoadConfig {
   std::int64_t id_lo = 1;
   std::int64_t id_hi = 1;
   unsigned connections = 64;
+  // Requests in flight per connection (HTTP/1.1 pipelining), 1..kMaxPipeline: written back to
+  // back (one write for all that are due together), answered in order (FIFO). Closed loop:
+  // each connection refills to `pipeline` as responses arrive; open loop: a due request goes
+  // to a connection with fewer than `pipeline` in flight.
+  unsigned pipeline = 1;
   unsigned threads = 1;
   std::chrono::nanoseconds duration{std::chrono::seconds(10)};
   std::chrono::nanoseconds warmup{0};
@@ -100,11 +107,15 @@ struct LoadConfig {
 enum class ErrorKind {
   Status,    // a response arrived with another status than its kind's (200 GET, 201 POST, 204
              // PUT); its latency is still recorded
-  Timeout,   // no response within --timeout, or still in flight when the drain ended
-  Reset,     // the connection broke (RST, EOF, recv/send error) while a request was in flight
+  Timeout,   // no response within --timeout, or still in flight when the drain ended; when the
+             // oldest request of a connection times out, the connection is dropped and every
+             // request in flight on it counts as a timeout (none could be answered before it)
+  Reset,     // the connection broke (RST, EOF, recv/send error) while a request was in flight:
+             // one per request in flight on it
   Connect,   // connect(2) failed (counted per attempt, inside the measured window)
   Protocol,  // the response could not be framed (no Content-Length, bad status line, head over
-             // kMaxResponseHead, Content-Length over kMaxResponseBody)
+             // kMaxResponseHead, Content-Length over kMaxResponseBody): one per request in
+             // flight on the connection
   Unsent,    // open loop: scheduled in the window, never got a free connection before the end
   Body,      // --check-json: a 200 whose body is not JSON or names another product
 };
@@ -120,7 +131,10 @@ struct SeriesPoint {
 };
 
 struct LoadResult {
-  std::uint64_t responses = 0;   // complete responses to measured requests, any status
+  std::uint64_t responses = 0;  // complete responses to measured requests, any status
+  // Measured requests written (not in the JSON): each ends as a response or as an error of kind
+  // Timeout, Reset or Protocol, so sent == responses + those three.
+  std::uint64_t sent = 0;
   std::uint64_t bytes_read = 0;  // heads and bodies of those responses
   double seconds = 0;            // the measured window, = duration
   std::uint64_t errors[kErrorKinds] = {};

@@ -55,8 +55,10 @@ std::string format_summary(const RunInfo& info, const LoadResult& r) {
     fmt::format_to(o, "  open loop at {:.0f} req/s", c.rate);
   else
     fmt::format_to(o, "  closed loop");
-  fmt::format_to(o, ", {} connections, {} thread(s), {:.2f} s measured after {:.2f} s warmup\n",
-                 c.connections, c.threads, r.seconds, c.warmup.count() / 1e9);
+  fmt::format_to(o,
+                 ", {} connections, pipeline {}, {} thread(s), {:.2f} s measured after {:.2f} s "
+                 "warmup\n",
+                 c.connections, c.pipeline, c.threads, r.seconds, c.warmup.count() / 1e9);
   fmt::format_to(o, "  {} responses in {:.2f} s: {:.1f} req/s, {:.2f} MB/s read", r.responses,
                  r.seconds, rps(r), r.seconds > 0 ? r.bytes_read / r.seconds / 1e6 : 0.0);
   fmt::format_to(o, ", mean 200 body {:.0f} bytes\n", r.mean_body_bytes());
@@ -110,7 +112,8 @@ std::string format_json(const RunInfo& info, const LoadResult& r) {
   fmt::format_to(o, R"({{"url":{},"scenario":"{}","model":"{}","rate":{},)", json_string(info.url),
                  info.scenario ? info.scenario->name() : "custom", open ? "open" : "closed",
                  open ? fmt::format("{}", rate) : "null");
-  fmt::format_to(o, R"("connections":{},"threads":{},)", c.connections, c.threads);
+  fmt::format_to(o, R"("connections":{},"pipeline":{},"threads":{},)", c.connections, c.pipeline,
+                 c.threads);
   fmt::format_to(o, R"("seconds":{:.3f},"requests":{},"rps":{:.1f},"bytes":{},)", r.seconds,
                  r.responses, rps(r), r.bytes_read);
   fmt::format_to(o, R"("mean_body_bytes":{:.1f},)", r.mean_body_bytes());

@@ -21,15 +21,15 @@ struct RunInfo {
 std::string format_summary(const RunInfo& info, const LoadResult& r);
 // One line, no trailing newline. Fields: url, scenario ("custom", "random", "hot", "repeat",
 // "list", "mixed"), model ("open" for --rate and --ramp, else "closed"), rate (null when
-// closed; a ramp: its held_rate), connections, threads, seconds, requests, rps, bytes,
-// mean_body_bytes (mean body size of the measured 200s), scheduled, max_backlog,
-// errors{status,timeout,reset,connect,protocol,unsent,body}, statuses{"200":n},
-// writes{post,helpful,report} (acknowledged: 201/204, whole run), writes_unacknowledged{...}
-// (sent without their success status), latency_us{count,min,avg,p50,p75,p90,p99,p99_9,max},
-// timer_lag_us{p99,max} (open loop; the generator's own lateness),
-// series[{t,responses,errors,p50_us,p99_us}] (one per second of the window, by completion
-// time; the drain left out), drain{responses,errors} (what completed or failed after the
-// window: the series sums to requests - drain.responses), and with --ramp:
+// closed; a ramp: its held_rate), connections, pipeline (requests in flight per connection),
+// threads, seconds, requests, rps, bytes, mean_body_bytes (mean body size of the measured 200s),
+// scheduled, max_backlog, errors{status,timeout,reset,connect,protocol,unsent,body},
+// statuses{"200":n}, writes{post,helpful,report} (acknowledged: 201/204, whole run),
+// writes_unacknowledged{...} (sent without their success status),
+// latency_us{count,min,avg,p50,p75,p90,p99,p99_9,max}, timer_lag_us{p99,max} (open loop; the
+// generator's own lateness), series[{t,responses,errors,p50_us,p99_us}] (one per second of the
+// window, by completion time; the drain left out), drain{responses,errors} (what completed or
+// failed after the window: the series sums to requests - drain.responses), and with --ramp:
 // ramp{slo_p99_ms,held_rate,steps[{rate,rps,errors,p50_us,p90_us,p99_us,max_us,held}]}.
 std::string format_json(const RunInfo& info, const LoadResult& r);
 

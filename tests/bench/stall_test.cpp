@@ -47,6 +47,9 @@ struct ServerBehaviour {
   bool bad_json = false;                 // 200 bodies that are not JSON
   bool writes_as_200 = false;            // answer POST/PUT with 200 instead of 201/204
   bool huge_length = false;              // 200 heads announcing a 1 TB body (a few bytes follow)
+  // > 0: after answering this many requests on a connection, the next read that holds a
+  // request is answered with an RST (SO_LINGER 0) instead: a reset mid-pipeline.
+  unsigned reset_after = 0;
 };
 
 // Counts the times this machine stopped running us: a thread sleeping kTick that wakes more
@@ -111,11 +114,18 @@ class TestServer {
   // Stalls finished so far: read before and after a run, the difference counts every stall
   // that overlapped it (one still going at the start ends after the first read).
   [[nodiscard]] unsigned stalls() const { return stalls_.load(); }
+  // Requests parsed and answered; reads that held two requests or more (pipelining seen from
+  // this side); connections reset by reset_after. Read them after the run.
+  [[nodiscard]] std::uint64_t received() const { return received_.load(); }
+  [[nodiscard]] std::uint64_t answered() const { return answered_.load(); }
+  [[nodiscard]] std::uint64_t multi_request_reads() const { return multi_reads_.load(); }
+  [[nodiscard]] unsigned resets() const { return resets_.load(); }
 
  private:
   struct Client {
     int fd;
     std::string in;
+    std::uint64_t answered = 0;
   };
 
   void loop() {
@@ -151,6 +161,7 @@ class TestServer {
         }
         c.in.append(buf, static_cast<std::size_t>(n));
         answer_all(c);
+        if (c.fd < 0) continue;  // reset
       }
       std::erase_if(conns_, [](const Client& c) { return c.fd < 0; });
     }
@@ -158,7 +169,8 @@ class TestServer {
 
   // Every complete request in c.in, in order.
   void answer_all(Client& c) {
-    for (;;) {
+    for (unsigned in_this_read = 0;; ++in_this_read) {
+      if (in_this_read == 2) ++multi_reads_;
       const auto end = c.in.find("\r\n\r\n");
       if (end == std::string::npos) return;
       std::size_t body = 0;
@@ -167,6 +179,15 @@ class TestServer {
       if (c.in.size() < end + 4 + body) return;
       const std::string head = c.in.substr(0, end);
       c.in.erase(0, end + 4 + body);
+      ++received_;
+      if (b_.reset_after > 0 && c.answered >= b_.reset_after) {
+        const linger hard{1, 0};  // close(2) sends an RST
+        setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        ::close(c.fd);
+        c.fd = -1;
+        ++resets_;
+        return;
+      }
       if (b_.service.count() > 0) std::this_thread::sleep_for(b_.service);
       std::string resp;
       if (head.starts_with("GET ")) {
@@ -187,6 +208,8 @@ class TestServer {
       }
       // Blocking send of a few bytes into an empty socket buffer: never waits in practice.
       ::send(c.fd, resp.data(), resp.size(), MSG_NOSIGNAL);
+      ++c.answered;
+      ++answered_;
     }
   }
 
@@ -195,6 +218,10 @@ class TestServer {
   std::uint16_t port_ = 0;
   std::vector<Client> conns_;
   std::atomic<unsigned> stalls_{0};
+  std::atomic<std::uint64_t> received_{0};
+  std::atomic<std::uint64_t> answered_{0};
+  std::atomic<std::uint64_t> multi_reads_{0};
+  std::atomic<unsigned> resets_{0};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -490,4 +517,84 @@ TEST_CASE("ramp: steps until the first that misses the SLO; the last held rate i
   CHECK(series_total + r.total.drain_responses == r.total.responses);
   CHECK(r.total.series.size() == r.steps.size());
   CHECK(elapsed <= bench::max_ramp_time(config, ramp));
+}
+
+namespace {
+std::uint64_t err(const bench::LoadResult& r, bench::ErrorKind k) {
+  return r.errors[static_cast<int>(k)];
+}
+}  // namespace
+
+TEST_CASE("--pipeline 8: one response per request, in order, and really pipelined",
+          "[bench][loadgen][pipeline]") {
+  // Ids from a wide range with --check-json: the server echoes each request's id, so a response
+  // matched to the wrong request (out of FIFO order) is an error of kind body.
+  TestServer server({});
+  const bench::Scenario scenario = bench::Scenario::custom("/x?product_id=%d", 1, 1'000'000);
+  bench::LoadConfig config = config_for(server, scenario);
+  config.connections = 4;
+  config.pipeline = 8;
+  config.duration = 1s;
+  config.check_json = true;
+  const bench::LoadResult r = bench::run_load(config);
+  std::printf("pipeline 8 closed: %llu responses, %llu multi-request reads of %llu requests\n",
+              static_cast<unsigned long long>(r.responses),
+              static_cast<unsigned long long>(server.multi_request_reads()),
+              static_cast<unsigned long long>(server.received()));
+  CHECK(r.responses > 1000);
+  CHECK(r.error_total() == 0);
+  CHECK(r.ok_responses == r.responses);
+  // Every request the client sent got exactly one response, and the server saw exactly those
+  // (no warm-up: every request is measured; the drain waits for the last ones).
+  CHECK(r.sent == r.responses);
+  CHECK(server.received() == r.responses);
+  CHECK(server.answered() == r.responses);
+  CHECK(sum_responses(r) + r.drain_responses == r.responses);
+  // Several requests in one read of the server, at least sometimes: they were written back to
+  // back without waiting for the answers.
+  CHECK(server.multi_request_reads() > 0);
+
+  // The open loop: due requests go to connections with room, all answered, in order.
+  config.rate = 4000;
+  config.connections = 2;
+  const unsigned long long before = server.received();
+  const bench::LoadResult o = bench::run_load(config);
+  CHECK(o.scheduled >= 3900);
+  CHECK(o.error_total() == 0);
+  CHECK(o.sent == o.scheduled);
+  CHECK(o.responses == o.scheduled);
+  CHECK(server.received() - before == o.responses);
+}
+
+TEST_CASE("--pipeline 8: a reset mid-pipeline fails every request in flight, each once",
+          "[bench][loadgen][pipeline]") {
+  // After 20 answers on a connection, the server resets it on the next read holding a request:
+  // the client has up to 8 requests in flight on it then.
+  TestServer server({.reset_after = 20});
+  const bench::Scenario scenario = bench::Scenario::custom("/x?product_id=%d", 1, 1'000'000);
+  bench::LoadConfig config = config_for(server, scenario);
+  config.connections = 4;
+  config.pipeline = 8;
+  config.duration = 500ms;
+  config.check_json = true;
+  const bench::LoadResult r = bench::run_load(config);
+  const std::uint64_t resets = err(r, bench::ErrorKind::Reset);
+  std::printf("pipeline 8 resets: %u connections reset, %llu requests reset, %llu responses\n",
+              server.resets(), static_cast<unsigned long long>(resets),
+              static_cast<unsigned long long>(r.responses));
+  REQUIRE(server.resets() > 0);
+  CHECK(r.responses > 0);
+  // Each request the client sent ends once: answered or reset, nothing else.
+  CHECK(r.sent == r.responses + resets);
+  CHECK(r.error_total() == resets);
+  CHECK(sum_responses(r) + r.drain_responses == r.responses);
+  CHECK(sum_errors(r) + r.drain_errors == resets);
+  // Nothing answered is lost, nothing is answered twice; the server only answers what it got.
+  CHECK(r.responses <= server.answered());
+  CHECK(server.answered() <= server.received());
+  // Every reset hits at least the request that triggered it, and mostly more: the whole
+  // pipeline of that connection (up to 8).
+  CHECK(resets >= server.resets());
+  CHECK(resets > server.resets());
+  CHECK(resets <= 8ULL * server.resets());
 }
