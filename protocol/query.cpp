@@ -1,5 +1,7 @@
 #include "protocol/query.h"
 
+#include <array>
+
 namespace protocol {
 
 namespace {
@@ -11,12 +13,16 @@ int hex_value(char c) {
   return -1;
 }
 
-// A plain loop: string_view::find_first_of calls memchr once per character.
-bool needs_decoding(std::string_view s) noexcept {
-  for (const char c : s)
-    if (c == '%' || c == '+') return true;
-  return false;
-}
+// What a byte means to the pair scanner: 0 nothing, else one of these.
+enum : unsigned char { kPlain = 0, kAmp = 1, kEquals = 2, kEncoded = 3 };
+constexpr std::array<unsigned char, 256> kQueryByte = [] {
+  std::array<unsigned char, 256> t{};
+  t['&'] = kAmp;
+  t['='] = kEquals;
+  t['%'] = kEncoded;
+  t['+'] = kEncoded;
+  return t;
+}();
 
 }  // namespace
 
@@ -42,19 +48,39 @@ QueryString::QueryString(std::string_view raw) noexcept : rest_(raw) {
   while (count_ < kIndexed && next_pair(rest_, pairs_[count_])) ++count_;
 }
 
+// One pass per pair, a table lookup per byte, finds its end, its '=' and whether either side
+// holds a '%' or a '+' (two memchr calls and two decoding scans took ~270 instructions for
+// "product_id=1000005"; comparing each byte with four characters, ~340).
 bool QueryString::next_pair(std::string_view& rest, Pair& out) noexcept {
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    if (pair.empty()) continue;
-    const auto eq = pair.find('=');
-    out.name = pair.substr(0, eq);
-    out.value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    out.name_encoded = needs_decoding(out.name);
-    out.value_encoded = needs_decoding(out.value);
+  const char* p = rest.data();
+  const char* const end = p + rest.size();
+  while (p < end) {
+    const char* const begin = p;
+    const char* eq = nullptr;
+    bool name_encoded = false, value_encoded = false;
+    for (; p < end; ++p) {
+      const unsigned char kind = kQueryByte[static_cast<unsigned char>(*p)];
+      if (kind == kPlain) continue;
+      if (kind == kAmp) break;
+      if (kind == kEquals) {
+        if (!eq) eq = p;
+      } else {
+        (eq ? value_encoded : name_encoded) = true;
+      }
+    }
+    const char* const pair_end = p;
+    if (p < end) ++p;  // past the '&'
+    if (pair_end == begin) continue;
+    const char* const name_end = eq ? eq : pair_end;
+    out.name = {begin, static_cast<std::size_t>(name_end - begin)};
+    out.value = eq ? std::string_view(eq + 1, static_cast<std::size_t>(pair_end - eq - 1))
+                   : std::string_view();
+    out.name_encoded = name_encoded;
+    out.value_encoded = value_encoded;
+    rest = {p, static_cast<std::size_t>(end - p)};
     return true;
   }
+  rest = {};
   return false;
 }
 

@@ -113,8 +113,25 @@ void append_all(std::string& out, const Pieces&... pieces) {
 
 }  // namespace
 
+std::string ResponseWriter::common_head(int status, const ResponseContext& ctx) {
+  std::string out;
+  ResponseWriter(out, ctx).start_common(status);
+  return out;
+}
+
 void ResponseWriter::start(int status) {
   status_ = status;
+  start_common(status);
+  start_connection();
+}
+
+void ResponseWriter::start_ok(std::string_view common) {
+  status_ = 200;
+  out_ += common;
+  start_connection();
+}
+
+void ResponseWriter::start_common(int status) {
   if (status >= kFirstStatus && status <= kLastStatus) {
     out_ += status_lines()[static_cast<std::size_t>(status - kFirstStatus)];
   } else {
@@ -128,6 +145,9 @@ void ResponseWriter::start(int status) {
   } else if (!ctx_.cors_origin.empty()) {
     header("Access-Control-Allow-Origin", ctx_.cors_origin);
   }
+}
+
+void ResponseWriter::start_connection() {
   if (!ctx_.keep_alive) {
     out_ += "Connection: close\r\n";
   } else if (ctx_.http10) {

@@ -39,6 +39,13 @@ class ResponseWriter {
   ResponseWriter(std::string& out, const ResponseContext& ctx) noexcept : out_(out), ctx_(ctx) {}
 
   void start(int status);
+  // start(200) with the status line, Date and CORS lines taken from `common`, which must be
+  // common_head(200, ctx) of this writer's date and origin: a caller that keeps it per second
+  // copies one block instead of assembling it per response.
+  void start_ok(std::string_view common);
+  // The status line, Date and Access-Control-Allow-Origin lines of `ctx` (not its connection
+  // lines), for start_ok().
+  [[nodiscard]] static std::string common_head(int status, const ResponseContext& ctx);
   void header(std::string_view name, std::string_view value);
   // Content-Type (unless empty), Content-Length, the blank line, then the body unless HEAD,
   // 204 or 304 (which also get no Content-Length: 204 must not have one, 304 would describe
@@ -46,6 +53,9 @@ class ResponseWriter {
   void finish(std::string_view content_type, std::string_view body);
 
  private:
+  void start_common(int status);  // status line, Date, Access-Control-Allow-Origin
+  void start_connection();        // Connection: close / keep-alive when needed
+
   std::string& out_;
   const ResponseContext& ctx_;
   int status_ = 200;

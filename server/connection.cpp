@@ -189,7 +189,10 @@ void Connection::fill(std::uint64_t seq, int status, std::string_view content_ty
   const protocol::ResponseContext ctx{worker_.date(), worker_.options().cors_origin, s.head_only,
                                       s.keep_alive, s.http10};
   protocol::ResponseWriter w(s.bytes, ctx);
-  w.start(status);
+  if (status == 200)
+    w.start_ok(worker_.ok_head());
+  else
+    w.start(status);
   for (const auto& h : headers) w.header(h.name, h.value);
   w.finish(content_type, body);
   slot_ready(s, status);
@@ -202,7 +205,7 @@ void Connection::fill_cached(std::uint64_t seq, cache::ResponsePtr response, boo
   const protocol::ResponseContext ctx{worker_.date(), worker_.options().cors_origin, s.head_only,
                                       s.keep_alive, s.http10};
   protocol::ResponseWriter w(s.bytes, ctx);
-  w.start(200);  // status line and the per-connection headers; the rest is shared
+  w.start_ok(worker_.ok_head());  // status line and the per-connection headers; the rest is shared
   s.shared_head = gzip ? response->gz_head : response->head;
   if (!s.head_only) s.shared_body = gzip ? response->gz_body : response->body;
   s.shared = std::move(response);

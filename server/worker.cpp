@@ -91,6 +91,15 @@ void Worker::release(std::uint32_t index) {
   maybe_finish_drain();
 }
 
+std::string_view Worker::ok_head() {
+  if (const std::int64_t now = reactor_.unix_seconds(); now != ok_head_second_) {
+    const protocol::ResponseContext ctx{date(), options_.cors_origin, false, true, false};
+    ok_head_ = protocol::ResponseWriter::common_head(200, ctx);
+    ok_head_second_ = now;
+  }
+  return ok_head_;
+}
+
 std::string Worker::take_buffer() {
   if (spare_buffers_.empty()) return {};
   std::string b = std::move(spare_buffers_.back());

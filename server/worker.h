@@ -54,6 +54,9 @@ class Worker {
   [[nodiscard]] const Router& router() const noexcept { return router_; }
   [[nodiscard]] ReactorMetrics& metrics() noexcept { return *metrics_; }
   [[nodiscard]] std::string_view date() { return dates_.get(reactor_.unix_seconds()); }
+  // ResponseWriter::common_head(200) for date() and the CORS origin, rebuilt once a second: a
+  // 200 (every cache hit) copies it in one step (about 250 instructions less under callgrind).
+  [[nodiscard]] std::string_view ok_head();
   [[nodiscard]] char* read_buffer() noexcept { return read_buf_.get(); }
   // Response buffers recycled across requests: no malloc per response in steady state.
   [[nodiscard]] std::string take_buffer();
@@ -82,6 +85,8 @@ class Worker {
   std::unique_ptr<ReactorMetrics> own_metrics_;  // when options_.metrics is null
   ReactorMetrics* metrics_;
   protocol::DateCache dates_;
+  std::string ok_head_;
+  std::int64_t ok_head_second_ = -1;
   std::unique_ptr<char[]> read_buf_;
   std::vector<std::string> spare_buffers_;
   bool draining_ = false;

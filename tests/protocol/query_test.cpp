@@ -33,6 +33,12 @@ TEST_CASE("query parameters: first wins, decoded, unknown ignored", "[protocol][
   CHECK_FALSE(q.get("count").has_value());
   CHECK_FALSE(QueryString("").get("a").has_value());
   CHECK(QueryString("&&a=1&").get("a") == "1");
+  // The first '=' splits; '%' and '+' are decoded on the side they are on, and only there.
+  CHECK(QueryString("a=b=c").get("a") == "b=c");
+  CHECK(QueryString("%61=1+1&b+c=%2B").get("a") == "1 1");
+  CHECK(QueryString("%61=1+1&b+c=%2B").get("b c") == "+");
+  CHECK(QueryString("x=%61&a=2").get("a") == "2");
+  CHECK(QueryString("=v&a").get("") == "v");
   // Decoding happens before the integer check.
   CHECK(parse_positive_int(*QueryString("product_id=%31%32").get("product_id")) == 12);
   CHECK_FALSE(parse_positive_int(*QueryString("product_id=%2B1").get("product_id")).has_value());

@@ -72,3 +72,27 @@ TEST_CASE("HEAD keeps Content-Length without the body; odd statuses still format
   w.finish("", std::string(1536, 'x'));
   CHECK(out == "previousHTTP/1.1 200 OK\r\nContent-Length: 1536\r\n\r\n" + std::string(1536, 'x'));
 }
+
+TEST_CASE("a prebuilt 200 head gives the same bytes as the assembled one", "[protocol][response]") {
+  for (const bool keep_alive : {true, false}) {
+    for (const bool http10 : {false, true}) {
+      const ResponseContext ctx{"Thu, 01 Jan 1970 00:00:00 GMT", "*", false, keep_alive, http10};
+      const std::string common = ResponseWriter::common_head(200, ctx);
+      CHECK(common ==
+            "HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+            "Access-Control-Allow-Origin: *\r\n");
+      std::string out;
+      ResponseWriter w(out, ctx);
+      w.start_ok(common);
+      w.finish("text/plain; charset=utf-8", "ok");
+      CHECK(out == respond(ctx, 200, "ok"));
+    }
+  }
+  // The connection's own line follows the block, whatever it holds.
+  const ResponseContext closing{"", "", false, false, false};
+  std::string out;
+  ResponseWriter w(out, closing);
+  w.start_ok("HTTP/1.1 200 OK\r\nX: 1\r\n");
+  w.finish("", "");
+  CHECK(out == "HTTP/1.1 200 OK\r\nX: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+}
