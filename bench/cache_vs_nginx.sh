@@ -15,6 +15,10 @@
 #    rounds.
 # Prints every run, the medians and the ratios, and the cache's /metrics lines after each
 # scenario (hit ratio = hits / (hits + misses + coalesced) over the scenario's measured rounds).
+# Also each server's CPU per response (user + system time of its processes from /proc, over the
+# run, divided by wrk's response count): wrk -t1 is the bottleneck on a small machine, so
+# requests/s move with whatever else runs, while the server's CPU per response says which
+# server does less work for the same answers. PostgreSQL's CPU is not in it.
 # Env: DUR (wrk duration per run, 10s), WARM (warm-up run, 5s), THREADS (reviewsd --threads =
 #      nginx worker_processes, default nproc), CONNS (wrk -c, 64), SAMPLE (ids sampled for the hot
 #      body size, 200), PORT (first of 5 ports on 127.0.0.1, default 18090).
@@ -81,32 +85,47 @@ bad() {  # the errors of the last run_wrk: "non-200 N[, socket errors ...]"
   echo "non-200 ${n:-?}${s:+, socket errors $s}"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+cpu_ticks() {  # "PID..." -> user + system clock ticks of those processes so far
+  local t=0 p
+  for p in $1; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+  echo "$t"
+}
+# measure URL "PIDS" MODE LO HI >> FILE: one wrk run, printed as "req/s p99_ms cpu_us_per_response"
+measure() {
+  local c0 c1 out n
+  c0=$(cpu_ticks "$2")
+  out=$(run_wrk -s "$SCRIPT" "$1" -- "$TEMPLATE" "$3" "$4" "$5")
+  c1=$(cpu_ticks "$2")
+  n=$(awk '/ requests in / {print $1}' "$TMP/wrk.out")
+  echo "$out $(awk -v t=$(((c1 - c0) * TICK_US)) -v n="${n:-0}" 'BEGIN {printf "%.2f", n ? t / n : 0}')"
+}
 warm_up() {  # PORT MODE LO HI
   DUR=$WARM run_wrk -s "$SCRIPT" "http://127.0.0.1:$1" -- "$TEMPLATE" "$2" "$3" "$4" >/dev/null
   echo "$2 warm-up: $WARM against :$1, $(bad); cache now $(curl -sf "http://127.0.0.1:$1/metrics" |
     awk '$1=="reviewsd_cache_entries" {e=$2} $1=="reviewsd_cache_bytes" {b=$2} END {printf "%d entries, %d bytes", e, b}')"
 }
 # Alternating rounds of two servers on one scenario, then medians and ratio A/B.
-#   compare MODE LO HI NAME_A URL_A NAME_B URL_B
+#   compare MODE LO HI NAME_A URL_A "PIDS_A" NAME_B URL_B "PIDS_B"
 compare() {
-  local mode=$1 lo=$2 hi=$3 na=$4 ua=$5 nb=$6 ub=$7 i la lb
+  local mode=$1 lo=$2 hi=$3 na=$4 ua=$5 pa=$6 nb=$7 ub=$8 pb=$9 i la lb
   : > "$TMP/a"; : > "$TMP/b"
   for i in $(seq "$ROUNDS"); do
     # Who goes first alternates too: neither side always gets the freshly idle machine.
     if [ $((i % 2)) = 1 ]; then
-      run_wrk -s "$SCRIPT" "$ua" -- "$TEMPLATE" "$mode" "$lo" "$hi" >> "$TMP/a"; la=$(bad)
-      run_wrk -s "$SCRIPT" "$ub" -- "$TEMPLATE" "$mode" "$lo" "$hi" >> "$TMP/b"; lb=$(bad)
+      measure "$ua" "$pa" "$mode" "$lo" "$hi" >> "$TMP/a"; la=$(bad)
+      measure "$ub" "$pb" "$mode" "$lo" "$hi" >> "$TMP/b"; lb=$(bad)
     else
-      run_wrk -s "$SCRIPT" "$ub" -- "$TEMPLATE" "$mode" "$lo" "$hi" >> "$TMP/b"; lb=$(bad)
-      run_wrk -s "$SCRIPT" "$ua" -- "$TEMPLATE" "$mode" "$lo" "$hi" >> "$TMP/a"; la=$(bad)
+      measure "$ub" "$pb" "$mode" "$lo" "$hi" >> "$TMP/b"; lb=$(bad)
+      measure "$ua" "$pa" "$mode" "$lo" "$hi" >> "$TMP/a"; la=$(bad)
     fi
     local a=($(tail -1 "$TMP/a")) b=($(tail -1 "$TMP/b"))
-    echo "$mode round $i: $na ${a[0]} req/s p99 ${a[1]} ms ($la)   $nb ${b[0]} req/s p99 ${b[1]} ms ($lb)   ratio $(ratio "${a[0]}" "${b[0]}")x"
+    echo "$mode round $i: $na ${a[0]} req/s p99 ${a[1]} ms cpu ${a[2]} us/resp ($la)   $nb ${b[0]} req/s p99 ${b[1]} ms cpu ${b[2]} us/resp ($lb)   ratio $(ratio "${a[0]}" "${b[0]}")x"
   done
-  local A AP B BP
-  A=$(cut -d' ' -f1 "$TMP/a" | median); AP=$(cut -d' ' -f2 "$TMP/a" | median)
-  B=$(cut -d' ' -f1 "$TMP/b" | median); BP=$(cut -d' ' -f2 "$TMP/b" | median)
-  echo "$mode median: $na $A req/s (p99 $AP ms), $nb $B req/s (p99 $BP ms), ratio $(ratio "$A" "$B")x"
+  local A AP AC B BP BC
+  A=$(cut -d' ' -f1 "$TMP/a" | median); AP=$(cut -d' ' -f2 "$TMP/a" | median); AC=$(cut -d' ' -f3 "$TMP/a" | median)
+  B=$(cut -d' ' -f1 "$TMP/b" | median); BP=$(cut -d' ' -f2 "$TMP/b" | median); BC=$(cut -d' ' -f3 "$TMP/b" | median)
+  echo "$mode median: $na $A req/s (p99 $AP ms, cpu $AC us/resp), $nb $B req/s (p99 $BP ms, cpu $BC us/resp), ratio $(ratio "$A" "$B")x, cpu per response $(ratio "$AC" "$BC")x"
 }
 
 MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
@@ -154,7 +173,8 @@ for mode in hot repeat; do
   echo "$mode: warm cache (the measured rounds start after the warm-up, on the same process)"
   before=$(cache_counters "$RPORT")
   [ $mode = hot ] && nport=$NPORT_HOT || nport=$NPORT_REPEAT
-  compare "$mode" "$HLO" "$HHI" reviewsd "http://127.0.0.1:$RPORT" nginx "http://127.0.0.1:$nport"
+  compare "$mode" "$HLO" "$HHI" reviewsd "http://127.0.0.1:$RPORT" "$RPID" \
+    nginx "http://127.0.0.1:$nport" "$(pgrep -P "$NPID" | tr '\n' ' ')"
   cache_report "$RPORT" "$mode: reviewsd" "$before"
 done
 stop "$RPID"; stop "$NPID"
@@ -165,6 +185,7 @@ start_reviewsd "$UPORT_OFF" uniform-off --cache-mb 0; OFF=$SPID
 warm_up "$UPORT_OFF" uniform "$LO" "$HI"
 warm_up "$UPORT_ON" uniform "$LO" "$HI"
 before_on=$(cache_counters "$UPORT_ON"); before_off=$(cache_counters "$UPORT_OFF")
-compare uniform "$LO" "$HI" "cache-on" "http://127.0.0.1:$UPORT_ON" "cache-off" "http://127.0.0.1:$UPORT_OFF"
+compare uniform "$LO" "$HI" "cache-on" "http://127.0.0.1:$UPORT_ON" "$ON" \
+  "cache-off" "http://127.0.0.1:$UPORT_OFF" "$OFF"
 cache_report "$UPORT_ON" "uniform: cache-on" "$before_on"
 cache_report "$UPORT_OFF" "uniform: cache-off (--cache-mb 0)" "$before_off"
