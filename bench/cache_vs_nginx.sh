@@ -19,6 +19,10 @@
 # run, divided by wrk's response count): wrk -t1 is the bottleneck on a small machine, so
 # requests/s move with whatever else runs, while the server's CPU per response says which
 # server does less work for the same answers. PostgreSQL's CPU is not in it.
+# CLIENT=bench drives both servers with `reviewsd-bench load` (same mixes, closed loop, one
+# thread; BENCH_BIN, default the reviewsd-bench built beside BIN) instead of wrk: it spends less
+# CPU per response than wrk running product_mix.lua (bench/RESULTS.md, "Validating the load
+# generator"), so the client hides less of the servers' difference.
 # Env: DUR (wrk duration per run, 10s), WARM (warm-up run, 5s), THREADS (reviewsd --threads =
 #      nginx worker_processes, default nproc), CONNS (wrk -c, 64), SAMPLE (ids sampled for the hot
 #      body size, 200), PORT (first of 5 ports on 127.0.0.1, default 18090).
@@ -33,6 +37,13 @@ THREADS=${THREADS:-$(nproc)}
 CONNS=${CONNS:-64}
 SAMPLE=${SAMPLE:-200}
 PORT=${PORT:-18090}
+CLIENT=${CLIENT:-wrk}
+case $CLIENT in
+  wrk) ;;
+  bench) BENCH_BIN=$(readlink -f "${BENCH_BIN:-$(dirname "$BIN")/../bench/reviewsd-bench}")
+         [ -x "$BENCH_BIN" ] || { echo "CLIENT=bench: no reviewsd-bench at $BENCH_BIN (set BENCH_BIN)"; exit 2; } ;;
+  *) echo "CLIENT must be wrk or bench, not $CLIENT"; exit 2 ;;
+esac
 RPORT=$PORT NPORT_HOT=$((PORT + 1)) NPORT_REPEAT=$((PORT + 2)) UPORT_ON=$((PORT + 3)) UPORT_OFF=$((PORT + 4))
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCRIPT=$HERE/product_mix.lua
@@ -78,7 +89,30 @@ cache_report() {  # PORT LABEL "hits misses coalesced" (before the measured roun
   echo "$2 hit ratio over the measured rounds: $(awk -v h=$((h - h0)) -v m=$((m - m0)) -v c=$((c - c0)) \
     'BEGIN {n = h + m + c; printf "%.1f%% (%d hits, %d misses, %d coalesced)", n ? 100 * h / n : 0, h, m, c}')"
 }
-bad() {  # the errors of the last run_wrk: "non-200 N[, socket errors ...]"
+# run_bench URL MODE LO HI -> "req/s p99_ms", like run_wrk; its JSON is kept in $TMP/bench.json
+# and the response count in $TMP/wrk.out as wrk would print it (for measure and bad).
+run_bench() {
+  local scenario=$2 route=()
+  [ "$2" = uniform ] && scenario=random route=(--route reviews)  # ids uniform in the last 10%
+  "$BENCH_BIN" load --url "$1" --scenario "$scenario" "${route[@]}" --products "$4" \
+    --connections "$CONNS" --duration "${DUR%s}" --quiet --json > "$TMP/bench.json" 2>/dev/null
+  python3 - "$TMP/bench.json" "$TMP/wrk.out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+bad = d["requests"] - d["statuses"].get("200", 0)
+errors = sum(d["errors"].values()) - d["errors"].get("status", 0)
+with open(sys.argv[2], "w") as f:
+    f.write(f'{d["requests"]} requests in {d["seconds"]}s\nnon-200 responses: {bad}\n')
+    if errors:
+        f.write(f"  Socket errors: {errors} ({json.dumps(d['errors'])})\n")
+print(f'{d["rps"]} {d["latency_us"]["p99"] / 1000:.2f}')
+PY
+}
+# run_client URL MODE LO HI -> "req/s p99_ms" from wrk or reviewsd-bench, as CLIENT says
+run_client() {
+  if [ "$CLIENT" = bench ]; then run_bench "$@"; else run_wrk -s "$SCRIPT" "$1" -- "$TEMPLATE" "$2" "$3" "$4"; fi
+}
+bad() {  # the errors of the last run: "non-200 N[, socket errors ...]"
   local n s
   n=$(awk '/^non-200 responses:/ {print $3}' "$TMP/wrk.out")
   s=$(sed -n 's/^ *Socket errors: //p' "$TMP/wrk.out")
@@ -95,13 +129,13 @@ cpu_ticks() {  # "PID..." -> user + system clock ticks of those processes so far
 measure() {
   local c0 c1 out n
   c0=$(cpu_ticks "$2")
-  out=$(run_wrk -s "$SCRIPT" "$1" -- "$TEMPLATE" "$3" "$4" "$5")
+  out=$(run_client "$1" "$3" "$4" "$5")
   c1=$(cpu_ticks "$2")
   n=$(awk '/ requests in / {print $1}' "$TMP/wrk.out")
   echo "$out $(awk -v t=$(((c1 - c0) * TICK_US)) -v n="${n:-0}" 'BEGIN {printf "%.2f", n ? t / n : 0}')"
 }
 warm_up() {  # PORT MODE LO HI
-  DUR=$WARM run_wrk -s "$SCRIPT" "http://127.0.0.1:$1" -- "$TEMPLATE" "$2" "$3" "$4" >/dev/null
+  DUR=$WARM run_client "http://127.0.0.1:$1" "$2" "$3" "$4" >/dev/null
   echo "$2 warm-up: $WARM against :$1, $(bad); cache now $(curl -sf "http://127.0.0.1:$1/metrics" |
     awk '$1=="reviewsd_cache_entries" {e=$2} $1=="reviewsd_cache_bytes" {b=$2} END {printf "%d entries, %d bytes", e, b}')"
 }
@@ -137,7 +171,11 @@ echo "machine: $(nproc) cores, $(. /etc/os-release; echo "$PRETTY_NAME"), wrk, r
 echo "data: products up to $MAXP (largest product_id in reviews)"
 echo "  hot: the $((HHI - HLO + 1)) ids [$HLO, $HHI]; 80% of requests on every 5th of them from $HLO, 20% on the others"
 echo "  repeat: the 10 ids [$((HHI - 9)), $HHI]; uniform: ids uniform in [$LO, $HI]"
-echo "command: wrk -t1 -c$CONNS -d$DUR --latency -s bench/product_mix.lua URL -- '$TEMPLATE' MODE LO HI   ($ROUNDS alternating rounds per scenario)"
+if [ "$CLIENT" = bench ]; then
+  echo "command: reviewsd-bench load --url URL --scenario hot|repeat|random --route reviews --products HI --connections $CONNS --duration ${DUR%s} (1 thread, closed loop; $ROUNDS alternating rounds per scenario)"
+else
+  echo "command: wrk -t1 -c$CONNS -d$DUR --latency -s bench/product_mix.lua URL -- '$TEMPLATE' MODE LO HI   ($ROUNDS alternating rounds per scenario)"
+fi
 echo "cache on: $(cache_config); cache off: $(cache_config --cache-mb 0)"
 
 start_reviewsd "$RPORT" cached; RPID=$SPID
