@@ -522,8 +522,10 @@ class Worker {
     InFlight& r = c.push();
     r.info = mix_.next(c.out);
     if (r.info.kind != RequestKind::Get) ++result_.writes_sent[static_cast<int>(r.info.kind)];
-    r.sent_ns = mono_ns();
-    r.started_ns = open_loop() ? started : r.sent_ns;
+    // Closed loop: started is the time refill() checked against the window, so a batch of
+    // --pipeline requests is measured whole or not at all (the server sees every request sent).
+    r.sent_ns = open_loop() ? mono_ns() : started;
+    r.started_ns = started;
     r.measured = in_window(r.started_ns);
     if (r.measured) ++result_.sent;
     c.state = ConnState::Sending;
