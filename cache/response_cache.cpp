@@ -1,5 +1,7 @@
 #include "cache/response_cache.h"
 
+#include "cache/entry_index.h"
+
 #include <bit>
 #include <exception>
 #include <limits>
@@ -69,21 +71,24 @@ std::size_t slot_index(std::int32_t product, std::size_t slots) noexcept {
 }  // namespace
 
 struct alignas(kCacheLine) ResponseCache::Shard {
+  // One allocation per entry, owned by the index: the key (short keys inline), the value and
+  // the LRU links.
   struct Entry {
     ResponsePtr value;
     Stamp stamp;
     std::int64_t expires_ms = 0;
     std::size_t charge = 0;
-    const Key* key = nullptr;  // the map's own key, to find the node again when evicting
-    Entry* newer = nullptr;    // LRU neighbours: an intrusive list saves a node per entry
+    Entry* newer = nullptr;  // LRU neighbours: an intrusive list saves a node per entry
     Entry* older = nullptr;
+    Key key;
   };
-  using Map = std::unordered_map<Key, Entry, KeyHash, KeyEq>;
-  // kEntryOverhead must cover at least the map node (next pointer, key, entry), its bucket
-  // pointer, the shared_ptr control block (two counts, a vtable pointer) and a malloc header for
-  // each of the two allocations.
-  static_assert(sizeof(void*) + sizeof(Map::value_type) + sizeof(void*) +
-                        (2 * sizeof(int) + sizeof(void*)) + 2 * 2 * sizeof(void*) <=
+  using Map = EntryIndex<Entry>;
+  // kEntryOverhead must cover at least the entry, its index slots (a hash and a pointer, up to
+  // four slots per entry: at most half full, and just after doubling a quarter), the shared_ptr
+  // control block (two counts, a vtable pointer) and a malloc header for each of the two
+  // allocations.
+  static_assert(sizeof(Entry) + 4 * 2 * sizeof(void*) + (2 * sizeof(int) + sizeof(void*)) +
+                        2 * 2 * sizeof(void*) <=
                     kEntryOverhead,
                 "kEntryOverhead under-counts an entry");
 
@@ -125,25 +130,25 @@ struct alignas(kCacheLine) ResponseCache::Shard {
   }
   // Removes the entry; its value goes to `graveyard`, so that the last reference to a possibly
   // large response is dropped by the caller after the lock is released.
-  void erase(Map::iterator it, ResponsePtr& graveyard) {
-    unlink(it->second);
-    bytes -= it->second.charge;
-    graveyard = std::move(it->second.value);
-    entries.erase(it);
+  void erase(Entry* e, ResponsePtr& graveyard) {
+    unlink(*e);
+    bytes -= e->charge;
+    graveyard = std::move(e->value);
+    entries.erase(e);
   }
-  void erase(Map::iterator it, std::vector<ResponsePtr>& graveyard) {
+  void erase(Entry* e, std::vector<ResponsePtr>& graveyard) {
     graveyard.emplace_back();
-    erase(it, graveyard.back());
+    erase(e, graveyard.back());
   }
-  // Stores `entry` under `key` as the most recently used, replacing any entry of that key and
-  // evicting from the LRU tail. The caller has checked that entry.charge fits in the budget.
-  void insert(Key&& key, Entry&& entry, std::vector<ResponsePtr>& graveyard) {
-    if (auto it = entries.find(KeyView(key)); it != entries.end()) erase(it, graveyard);
+  [[nodiscard]] Entry* find(KeyView k) const noexcept { return entries.find(k.text, k.hash); }
+  // Stores `entry` under entry.key as the most recently used, replacing any entry of that key
+  // and evicting from the LRU tail. The caller has checked that entry.charge fits in the budget.
+  void insert(Entry&& entry, std::vector<ResponsePtr>& graveyard) {
+    if (Entry* old = find(KeyView(entry.key))) erase(old, graveyard);
     make_room(entry.charge, nullptr, graveyard);
-    const auto it = entries.try_emplace(std::move(key), std::move(entry)).first;
-    it->second.key = &it->first;
-    push_front(it->second);
-    bytes += it->second.charge;
+    Entry* e = entries.insert(std::move(entry));
+    push_front(*e);
+    bytes += e->charge;
     ++insertions;
   }
   // Evicts from the LRU tail, never `keep`, until `extra` more bytes fit in the budget. The
@@ -151,7 +156,7 @@ struct alignas(kCacheLine) ResponseCache::Shard {
   void make_room(std::size_t extra, const Entry* keep, std::vector<ResponsePtr>& graveyard) {
     while (bytes + extra > budget) {
       Entry* victim = oldest != keep ? oldest : keep->newer;
-      erase(entries.find(KeyView(*victim->key)), graveyard);
+      erase(victim, graveyard);
       ++evictions;
     }
   }
@@ -217,15 +222,14 @@ ResponsePtr ResponseCache::find(std::string_view key, std::int32_t product, std:
   Shard& shard = shard_for(probe.hash);
   ResponsePtr dropped;  // declared before the lock: released after it
   std::lock_guard lock(shard.mu);
-  const auto it = shard.entries.find(probe);
-  if (it == shard.entries.end()) return nullptr;
-  Shard::Entry& e = it->second;
-  if (e.stamp == stamp(product) && now_ms < e.expires_ms) {
-    shard.touch(e);
+  Shard::Entry* const e = shard.find(probe);
+  if (!e) return nullptr;
+  if (e->stamp == stamp(product) && now_ms < e->expires_ms) {
+    shard.touch(*e);
     ++shard.hits;
-    return e.value;
+    return e->value;
   }
-  shard.erase(it, dropped);
+  shard.erase(e, dropped);
   ++shard.stale;
   return nullptr;
 }
@@ -241,16 +245,15 @@ ResponseCache::Lookup ResponseCache::lookup(std::string_view key, std::int32_t p
   // ever replaced by a newer one.
   const Stamp current = stamp(product);
 
-  if (auto it = shard.entries.find(probe); it != shard.entries.end()) {
-    Shard::Entry& e = it->second;
-    if (e.stamp == current && now_ms < e.expires_ms) {
-      shard.touch(e);
+  if (Shard::Entry* const e = shard.find(probe)) {
+    if (e->stamp == current && now_ms < e->expires_ms) {
+      shard.touch(*e);
       ++shard.hits;
       result.kind = Lookup::Kind::Hit;
-      result.response = e.value;
+      result.response = e->value;
       return result;
     }
-    shard.erase(it, dropped);
+    shard.erase(e, dropped);
     ++shard.stale;
   }
 
@@ -308,11 +311,11 @@ void ResponseCache::complete(std::string_view key, std::int32_t product, std::ui
         ++shard.rejected;
       } else {
         try {
-          shard.insert(std::move(owned),
-                       Shard::Entry{.value = response,
+          shard.insert(Shard::Entry{.value = response,
                                     .stamp = stamp_at_start,
                                     .expires_ms = expires_ms,
-                                    .charge = charge},
+                                    .charge = charge,
+                                    .key = std::move(owned)},
                        graveyard);
         } catch (const std::bad_alloc&) {
           // insert() leaves the shard consistent when it throws. Not storing is always allowed;
@@ -342,9 +345,9 @@ void ResponseCache::upgrade(std::string_view key, const ResponsePtr& old, Respon
   std::vector<ResponsePtr> graveyard;  // declared before the lock: released after it
   ResponsePtr replaced;                // likewise
   std::lock_guard lock(shard.mu);
-  auto it = shard.entries.find(probe);
-  if (it == shard.entries.end() || it->second.value != old) return;
-  Shard::Entry& e = it->second;
+  Shard::Entry* const found = shard.find(probe);
+  if (!found || found->value != old) return;
+  Shard::Entry& e = *found;
   const std::size_t charge = key.size() + replacement->charge() + kEntryOverhead;
   if (charge > shard.budget) {
     ++shard.rejected;

@@ -33,11 +33,12 @@ namespace cache {
 
 // A response as the server will send it. Built once, then immutable and shared. The cache does
 // not look inside beyond charge(); the server decides what goes in the strings.
-// Bytes charged per entry on top of its key and value: the hash-map node holding the key object
-// and the entry's bookkeeping (~128 with malloc's header), its bucket pointer, and the
-// shared_ptr control block with its own malloc header (~32). Rounded up so that short keys and
-// small values are not under-counted; the .cpp checks it against the real node layout.
-inline constexpr std::size_t kEntryOverhead = 192;
+// Bytes charged per entry on top of its key and value: the entry holding the key object and
+// the bookkeeping (~112 with malloc's header), its index slots (16 bytes each, up to four per
+// entry: the index is kept between a quarter and half full), and the shared_ptr control block
+// with its own malloc header (~32). Rounded up so that short keys and small values are not
+// under-counted; the .cpp checks it against the real layout.
+inline constexpr std::size_t kEntryOverhead = 224;
 
 struct CachedResponse {
   std::string etag;     // strong ETag of the plain body, quoted
