@@ -80,7 +80,6 @@ struct alignas(kCacheLine) ResponseCache::Shard {
     std::size_t charge = 0;
     Entry* newer = nullptr;  // LRU neighbours: an intrusive list saves a node per entry
     Entry* older = nullptr;
-    std::uint64_t promoted = 0;  // the shard's `pushes` when this entry last went to the front
     Key key;
   };
   using Map = EntryIndex<Entry>;
@@ -105,7 +104,6 @@ struct alignas(kCacheLine) ResponseCache::Shard {
   Map entries;
   Entry* newest = nullptr;
   Entry* oldest = nullptr;
-  std::uint64_t pushes = 0;  // push_front() calls so far
   std::unordered_map<Key, Flight, KeyHash, KeyEq> flights;
   // Waiters of flights replaced by a newer-stamp flight of the same key, by flight id: their
   // leader's complete() still wakes them, without touching the key's current flight.
@@ -124,23 +122,11 @@ struct alignas(kCacheLine) ResponseCache::Shard {
     e.newer = nullptr;
     (newest ? newest->newer : oldest) = &e;
     newest = &e;
-    e.promoted = ++pushes;
   }
-  // Makes `e` the most recently used.
   void touch(Entry& e) noexcept {
     if (newest == &e) return;
     unlink(e);
     push_front(e);
-  }
-  // A hit: touch(), unless `e` is still among the newest quarter of the list. At most
-  // pushes - e.promoted entries went in front of it since it was last at the front, so then it
-  // is at least three quarters of the list away from eviction, and moving it would change
-  // nothing that matters. Skipping it spares the hit path the writes to its two neighbours,
-  // two cache lines of entries that the hit does not otherwise read (cache/README.md). Below
-  // four entries this is exact LRU.
-  void hit(Entry& e) noexcept {
-    if (pushes - e.promoted < entries.size() / 4) return;
-    touch(e);
   }
   // Removes the entry; its value goes to `graveyard`, so that the last reference to a possibly
   // large response is dropped by the caller after the lock is released.
@@ -239,7 +225,7 @@ ResponsePtr ResponseCache::find(std::string_view key, std::int32_t product, std:
   Shard::Entry* const e = shard.find(probe);
   if (!e) return nullptr;
   if (e->stamp == stamp(product) && now_ms < e->expires_ms) {
-    shard.hit(*e);
+    shard.touch(*e);
     ++shard.hits;
     return e->value;
   }
@@ -261,7 +247,7 @@ ResponseCache::Lookup ResponseCache::lookup(std::string_view key, std::int32_t p
 
   if (Shard::Entry* const e = shard.find(probe)) {
     if (e->stamp == current && now_ms < e->expires_ms) {
-      shard.hit(*e);
+      shard.touch(*e);
       ++shard.hits;
       result.kind = Lookup::Kind::Hit;
       result.response = e->value;
