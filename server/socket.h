@@ -36,11 +36,9 @@ struct ListenAddress {
 // to errno (EAGAIN: nothing to accept; EMFILE/ENFILE: out of fds; others: that client failed).
 [[nodiscard]] int accept_client(int listen_fd, int& err) noexcept;
 
-// One recv(2) of at most `cap` bytes from a socket. Done sets `n` > 0. recv and sendmsg, not
-// read and writev: they enter the socket layer directly, without the VFS checks of a file.
+// One read(2) of at most `cap` bytes. Done sets `n` > 0.
 [[nodiscard]] Io read_some(int fd, char* buf, std::size_t cap, std::size_t& n) noexcept;
-// One sendmsg(2) of the iovecs, MSG_NOSIGNAL. Done sets `n` (possibly less than asked: a
-// partial write).
+// One writev(2). Done sets `n` (possibly less than asked: a partial write).
 [[nodiscard]] Io write_some(int fd, const iovec* iov, int iovcnt, std::size_t& n) noexcept;
 void close_fd(int fd) noexcept;
 
