@@ -188,8 +188,8 @@ ResponseCache::ResponseCache(const Options& options) : options_(options) {
 
 ResponseCache::~ResponseCache() = default;
 
-// The top bits pick the shard: the map inside a shard buckets by the hash modulo a prime, which
-// uses all bits, so keys sharing their top bits still spread over its buckets.
+// The top bits pick the shard: a shard's EntryIndex starts probing at the low bits (hash & mask),
+// so keys sharing their top bits still spread over its slots.
 ResponseCache::Shard& ResponseCache::shard_for(std::size_t key_hash) const noexcept {
   if (shard_shift_ >= kHashBits) return *shards_[0];  // one shard: a shift by 64 is undefined
   return *shards_[key_hash >> shard_shift_];
