@@ -2,10 +2,7 @@
 // power-of-two array of (hash, node) slots, kept at most half full, so a lookup reads one slot
 // (the full hash inline, compared before the key) and then the node it points to.
 //
-// Why not std::unordered_map: a hit there reads the bucket, the node *before* the bucket's chain
-// (libstdc++ keeps singly linked buckets) and then the node, each a likely cache miss once the
-// cache holds thousands of entries, plus a division by the prime bucket count. Under the hot-set
-// benchmark (10,000 keys) the map's find alone was ~5% of the server's CPU (perf, cpu-clock).
+// Why not std::unordered_map, and what it measured: cache/README.md.
 //
 // Node is any type with a `key` member exposing `hash` and `text` (cache::Key). The index owns
 // its nodes: insert() allocates one, erase() deletes it. Erasure shifts later slots of the probe

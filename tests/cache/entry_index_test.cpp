@@ -21,10 +21,6 @@ struct Node {
 };
 using Index = cache::EntryIndex<Node>;
 
-Node* find(const Index& index, const std::string& text, std::size_t hash) {
-  return index.find(text, hash);
-}
-
 }  // namespace
 
 TEST_CASE("EntryIndex finds what was inserted, compares the key, not only the hash",
@@ -34,13 +30,13 @@ TEST_CASE("EntryIndex finds what was inserted, compares the key, not only the ha
   Node* a = index.insert(Key{"a", 7}, 1);
   Node* b = index.insert(Key{"b", 7}, 2);  // same hash, other key
   CHECK(index.size() == 2);
-  CHECK(find(index, "a", 7) == a);
-  CHECK(find(index, "b", 7) == b);
-  CHECK(find(index, "c", 7) == nullptr);
-  CHECK(find(index, "a", 8) == nullptr);
+  CHECK(index.find("a", 7) == a);
+  CHECK(index.find("b", 7) == b);
+  CHECK(index.find("c", 7) == nullptr);
+  CHECK(index.find("a", 8) == nullptr);
   index.erase(a);
-  CHECK(find(index, "a", 7) == nullptr);
-  CHECK(find(index, "b", 7) == b);  // was behind a in the probe run
+  CHECK(index.find("a", 7) == nullptr);
+  CHECK(index.find("b", 7) == b);  // was behind a in the probe run
   CHECK(index.size() == 1);
 }
 
@@ -56,17 +52,17 @@ TEST_CASE("EntryIndex: runs that wrap around the end, erased from the middle", "
   Node* r = index.insert(Key{"r", last}, 3);  // wraps to slot 0's run
   Node* s = index.insert(Key{"s", before_last}, 4);
   REQUIRE(index.capacity() == cap);  // still no growth: the layout is as planned
-  for (Node* n : {p, q, r, s}) CHECK(find(index, n->key.text, n->key.hash) == n);
+  for (Node* n : {p, q, r, s}) CHECK(index.find(n->key.text, n->key.hash) == n);
   index.erase(q);  // middle of the wrapped run: r and s must shift back and stay findable
-  CHECK(find(index, "q", last) == nullptr);
-  CHECK(find(index, "p", before_last) == p);
-  CHECK(find(index, "r", last) == r);
-  CHECK(find(index, "s", before_last) == s);
-  CHECK(find(index, "x", 0) != nullptr);
+  CHECK(index.find("q", last) == nullptr);
+  CHECK(index.find("p", before_last) == p);
+  CHECK(index.find("r", last) == r);
+  CHECK(index.find("s", before_last) == s);
+  CHECK(index.find("x", 0) != nullptr);
   index.erase(p);
-  CHECK(find(index, "r", last) == r);
-  CHECK(find(index, "s", before_last) == s);
-  CHECK(find(index, "x", 0) != nullptr);
+  CHECK(index.find("r", last) == r);
+  CHECK(index.find("s", before_last) == s);
+  CHECK(index.find("x", 0) != nullptr);
 }
 
 TEST_CASE("EntryIndex agrees with std::unordered_map over random inserts and erasures",
