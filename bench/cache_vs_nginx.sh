@@ -23,6 +23,10 @@
 # thread; BENCH_BIN, default the reviewsd-bench built beside BIN) instead of wrk: it spends less
 # CPU per response than wrk running product_mix.lua (bench/RESULTS.md, "Validating the load
 # generator"), so the client hides less of the servers' difference.
+# BIN_B=ANOTHER_BIN: an A/B of two builds instead: BIN and BIN_B serve side by side on the same
+# database (default cache each, one warm-up each), hot and repeat in alternating rounds with the
+# same client; no nginx, no uniform. CPU per response is the figure to read: the client is the
+# bottleneck. Run it once with BIN_B=BIN first: that A/A gives this host's noise floor.
 # Env: DUR (wrk duration per run, 10s), WARM (warm-up run, 5s), THREADS (reviewsd --threads =
 #      nginx worker_processes, default nproc), CONNS (wrk -c, 64), SAMPLE (ids sampled for the hot
 #      body size, 200), PORT (first of 5 ports on 127.0.0.1, default 18090).
@@ -177,6 +181,21 @@ else
   echo "command: wrk -t1 -c$CONNS -d$DUR --latency -s bench/product_mix.lua URL -- '$TEMPLATE' MODE LO HI   ($ROUNDS alternating rounds per scenario)"
 fi
 echo "cache on: $(cache_config); cache off: $(cache_config --cache-mb 0)"
+
+if [ -n "${BIN_B:-}" ]; then
+  BIN_B=$(readlink -f "$BIN_B")
+  echo "A/B: A = $BIN, B = $BIN_B ($(cmp -s "$BIN" "$BIN_B" && echo "the same file: an A/A run" || echo "different files"))"
+  start_reviewsd "$RPORT" A; APID=$SPID
+  BIN=$BIN_B start_reviewsd "$NPORT_HOT" B; BPID=$SPID
+  for mode in hot repeat; do
+    echo
+    warm_up "$RPORT" "$mode" "$HLO" "$HHI"
+    warm_up "$NPORT_HOT" "$mode" "$HLO" "$HHI"
+    compare "$mode" "$HLO" "$HHI" A "http://127.0.0.1:$RPORT" "$APID" \
+      B "http://127.0.0.1:$NPORT_HOT" "$BPID"
+  done
+  exit 0
+fi
 
 start_reviewsd "$RPORT" cached; RPID=$SPID
 
