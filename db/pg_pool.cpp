@@ -623,12 +623,20 @@ void PgPool::Impl::start_connect(Conn& c) {
   // The server cancels a statement just after the deadline itself (statement_timeout), so a query
   // nobody waits for any more does not hold the pipeline behind it, and an in-flight write
   // always ends (committed, or cancelled and rolled back) instead of outliving its answer.
-  // Left out when the conninfo sets `options` of its own (ours would replace it).
+  //
+  // Every statement runs on one generic plan (plan_cache_mode): PostgreSQL would otherwise plan
+  // each execution of ours afresh, because the generic plan's estimate (a LIMIT of unknown size)
+  // never beats the custom ones, and planning costs as much as running these index lookups
+  // (db/README.md, "Generic plans"). Each statement finds its rows through an index on the
+  // parameter, so the plan is the same for every value.
+  //
+  // Both are left out when the conninfo sets `options` of its own (ours would replace it).
   const std::string& conninfo = c.server->conninfo;
   if (conninfo.find("options") == std::string::npos) {
     // A little past the deadline: a read's Timeout is delivered by the pool first, as before.
     const auto timeout = opts_.deadline + std::max<milliseconds>(50ms, opts_.deadline / 10);
-    const std::string options = fmt::format("-c statement_timeout={}", timeout.count());
+    const std::string options = fmt::format(
+        "-c statement_timeout={} -c plan_cache_mode=force_generic_plan", timeout.count());
     const char* const keys[] = {"dbname", "options", nullptr};
     const char* const values[] = {conninfo.c_str(), options.c_str(), nullptr};
     c.pg.reset(PQconnectStartParams(keys, values, /*expand_dbname=*/1));
