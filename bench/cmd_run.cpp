@@ -745,7 +745,12 @@ void run_pgbench_reference(const RunOptions& o, RunState& st) {
   // The same SQL and ids: random reads /reviews (reviews_relevant) and/or /reviews/meta.
   const std::int64_t lo = st.sizes.products - st.sizes.products / 10, hi = st.sizes.products;
   const std::string route = o.route.empty() ? "both" : o.route;
-  std::vector<std::string> argv{pgbench.string(),
+  // pgbench's sessions plan like the server's pool (db/README.md, "Generic plans"): with the
+  // default, PostgreSQL re-plans each execution, and the reference would pay for planning
+  // that reviewsd does not. Through env(1), so the printed command says it too.
+  std::vector<std::string> argv{"/usr/bin/env",
+                                "PGOPTIONS=-c plan_cache_mode=force_generic_plan",
+                                pgbench.string(),
                                 "-n",
                                 "-M",
                                 "prepared",
@@ -791,8 +796,8 @@ void run_pgbench_reference(const RunOptions& o, RunState& st) {
       std::isfinite(lat_us) ? fmt::format("{:.1f}", lat_us) : "null", json_string(command));
   st.files.push_back(file);
   st.notes.push_back(fmt::format(
-      "pgbench -M prepared: the statements `reviewsd sql` prints for the `random` routes "
-      "({}), product ids uniform in [{}, {}], {} connection(s) = reviewsd's database "
+      "pgbench -M prepared, generic plans as reviewsd's pool: the statements `reviewsd sql` "
+      "prints for the `random` routes ({}), product ids uniform in [{}, {}], {} connection(s) = reviewsd's database "
       "connections (--threads {} x --db-conns-per-thread 1); compared with reviewsd "
       "--cache-mb 0 running `random`: the database ceiling",
       route, lo, hi, db_conns, o.serve_threads));

@@ -8,7 +8,8 @@
 #   - reviewsd serve --threads 2 --db-conns-per-thread K, driven by wrk -t1 -c64 for $DUR with
 #     product ids uniform over the last 10% of products (bench/product_mix.lua uniform);
 #   - pgbench -M prepared -c 2K -j1 for $DUR with the same SQL (`reviewsd sql`) and the same
-#     id distribution: the same number of database connections.
+#     id distribution: the same number of database connections, and generic plans as the
+#     server's pool uses (PGOPTIONS; db/README.md, "Generic plans").
 # Prints each run and the medians and ratio. Env: DUR (default 10s), PORT (default 18081),
 # EXTRA (extra serve flags, e.g. --no-pipeline).
 set -euo pipefail
@@ -63,7 +64,7 @@ for route in ${ONLY:-meta reviews}; do
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p99=$(echo "$out" | awk '$1=="99%" {print $2}')
     bad=$(echo "$out" | awk '/^non-200 responses:/ {print $3}')
-    tps=$("$PGBENCH" -n -M prepared -c "$DBCONNS" -j 1 -T "${DUR%s}" -f "$TMP/$stmt.sql" "$DB" 2>/dev/null |
+    tps=$(PGOPTIONS="-c plan_cache_mode=force_generic_plan" "$PGBENCH" -n -M prepared -c "$DBCONNS" -j 1 -T "${DUR%s}" -f "$TMP/$stmt.sql" "$DB" 2>/dev/null |
           awk '/^tps/ {print $3}')
     echo "$route round $i: reviewsd $rps req/s (p99 $p99, non-2xx $bad)   pgbench $tps tps"
     echo "$rps" >> "$TMP/r.$route"; echo "$tps" >> "$TMP/p.$route"
