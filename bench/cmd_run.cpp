@@ -797,9 +797,9 @@ void run_pgbench_reference(const RunOptions& o, RunState& st) {
   st.files.push_back(file);
   st.notes.push_back(fmt::format(
       "pgbench -M prepared, generic plans as reviewsd's pool: the statements `reviewsd sql` "
-      "prints for the `random` routes ({}), product ids uniform in [{}, {}], {} connection(s) = reviewsd's database "
-      "connections (--threads {} x --db-conns-per-thread 1); compared with reviewsd "
-      "--cache-mb 0 running `random`: the database ceiling",
+      "prints for the `random` routes ({}), product ids uniform in [{}, {}], {} connection(s) "
+      "= reviewsd's database connections (--threads {} x --db-conns-per-thread 1); compared "
+      "with reviewsd --cache-mb 0 running `random`: the database ceiling",
       route, lo, hi, db_conns, o.serve_threads));
 }
 
