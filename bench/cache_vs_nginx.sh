@@ -44,8 +44,7 @@ PORT=${PORT:-18090}
 CLIENT=${CLIENT:-wrk}
 case $CLIENT in
   wrk) ;;
-  bench) BENCH_BIN=$(readlink -f "${BENCH_BIN:-$(dirname "$BIN")/../bench/reviewsd-bench}")
-         [ -x "$BENCH_BIN" ] || { echo "CLIENT=bench: no reviewsd-bench at $BENCH_BIN (set BENCH_BIN)"; exit 2; } ;;
+  bench) ;;  # reviewsd-bench found after lib.sh is sourced
   *) echo "CLIENT must be wrk or bench, not $CLIENT"; exit 2 ;;
 esac
 RPORT=$PORT NPORT_HOT=$((PORT + 1)) NPORT_REPEAT=$((PORT + 2)) UPORT_ON=$((PORT + 3)) UPORT_OFF=$((PORT + 4))
@@ -57,21 +56,16 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
-# nginx_start, run_wrk (-> "req/s p99_ms", whole output in $TMP/wrk.out), median
+# nginx_start, run_wrk (-> "req/s p99_ms", whole output in $TMP/wrk.out), median,
+# start_reviewsd, cpu_ticks, find_bench_bin
 source "$HERE/lib.sh"
+[ "$CLIENT" = bench ] && find_bench_bin "$BIN"
 
 stop() {  # PID: end one process this script started, and forget it
   kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true
   local keep=() p
   for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
   PIDS=("${keep[@]}")
-}
-start_reviewsd() {  # PORT NAME [serve flags]: sets SPID
-  local port=$1 name=$2; shift 2
-  "$BIN" serve --listen "127.0.0.1:$port" --threads "$THREADS" --db "$DB" "$@" 2>"$TMP/$name.log" &
-  SPID=$!; PIDS+=($SPID)
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
-  cat "$TMP/$name.log"; exit 1
 }
 cache_config() {  # [serve flags]: the effective cache options, and where each came from
   "$BIN" serve --listen 127.0.0.1:0 --db "$DB" "$@" --check-config |
@@ -123,12 +117,6 @@ bad() {  # the errors of the last run: "non-200 N[, socket errors ...]"
   echo "non-200 ${n:-?}${s:+, socket errors $s}"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
-cpu_ticks() {  # "PID..." -> user + system clock ticks of those processes so far
-  local t=0 p
-  for p in $1; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
-  echo "$t"
-}
 # measure URL "PIDS" MODE LO HI >> FILE: one wrk run, printed as "req/s p99_ms cpu_us_per_response"
 measure() {
   local c0 c1 out n

@@ -23,25 +23,18 @@ DUR=${DUR:-10}
 WARM=${WARM:-5}
 SCENARIO=${SCENARIO:-hot}
 PORT=${PORT:-18095}
-BENCH_BIN=$(readlink -f "${BENCH_BIN:-$(dirname "$BIN")/../bench/reviewsd-bench}")
-[ -x "$BENCH_BIN" ] || { echo "no reviewsd-bench at $BENCH_BIN (set BENCH_BIN)"; exit 2; }
-PM=$(head -1 "$PGDATA/postmaster.pid" 2>/dev/null) || { echo "no postmaster.pid in $PGDATA"; exit 2; }
 MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
 TMP=$(mktemp -d)
-SPID=
-cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null; rm -rf "$TMP"; }
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
+# start_reviewsd, cpu_ticks, pg_cluster_pids, find_bench_bin
+source "$(dirname "$0")/lib.sh"
+find_bench_bin "$BIN"
+PM=$(pg_cluster_pids "$PGDATA" | cut -d' ' -f1)
 
-"$BIN" serve --listen "127.0.0.1:$PORT" --threads "$(nproc)" --db "$DB" 2>"$TMP/serve.log" &
-SPID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$TMP/serve.log"; exit 1; }
+start_reviewsd "$PORT" serve
 
-ticks() {  # "PID..." -> user + system clock ticks (processes gone since are skipped)
-  local t=0 p v
-  for p in $1; do v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) && t=$((t + v)); done
-  echo "$t"
-}
 misses() { curl -sf "http://127.0.0.1:$PORT/metrics" | awk '$1=="reviewsd_cache_misses_total" {print $2}'; }
 load() {  # SECONDS -> responses
   "$BENCH_BIN" load --url "http://127.0.0.1:$PORT" --scenario "$SCENARIO" --products "$MAXP" \
@@ -51,12 +44,11 @@ load() {  # SECONDS -> responses
 
 echo "reviewsd: $("$BIN" --version 2>&1 | head -1), serve --threads $(nproc), default cache; scenario $SCENARIO, products up to $MAXP, 64 connections; PostgreSQL pid $PM"
 load "$WARM" >/dev/null
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
 for i in $(seq "$ROUNDS"); do
-  pg="$PM $(pgrep -P "$PM" | tr '\n' ' ')"  # backends come and go: listed per round
-  s0=$(ticks "$SPID"); g0=$(ticks "$pg"); m0=$(misses)
+  pg=$(pg_cluster_pids "$PGDATA")
+  s0=$(cpu_ticks "$SPID"); g0=$(cpu_ticks "$pg"); m0=$(misses)
   n=$(load "$DUR")
-  s1=$(ticks "$SPID"); g1=$(ticks "$pg"); m1=$(misses)
+  s1=$(cpu_ticks "$SPID"); g1=$(cpu_ticks "$pg"); m1=$(misses)
   awk -v i="$i" -v n="$n" -v m=$((m1 - m0)) -v s=$(((s1 - s0) * TICK_US)) -v g=$(((g1 - g0) * TICK_US)) 'BEGIN {
     printf "round %d: %d responses, %d misses; reviewsd %.2f us/resp, postgres %.2f us/resp", i, n, m, s / n, g / n
     if (m >= 100) printf ", postgres %.0f us per miss", g / m

@@ -1,6 +1,7 @@
-# Helpers shared by the bench scripts (http_vs_nginx.sh, cache_vs_nginx.sh); source it.
-# The caller sets TMP (its private temp dir, removed by its cleanup trap), PIDS (an array: every
-# pid started here is appended, for the caller's trap to kill) and, for run_wrk, CONNS and DUR.
+# Helpers shared by the bench scripts (http_vs_nginx.sh, cache_vs_nginx.sh, db_cpu_share.sh,
+# uncached_ab.sh); source it. The caller sets TMP (its private temp dir, removed by its cleanup
+# trap), PIDS (an array: every pid started here is appended, for the caller's trap to kill), for
+# run_wrk CONNS and DUR, and for start_reviewsd BIN and DB (THREADS, default nproc).
 
 # nginx_start THREADS PORT BODY_FILE [PORT BODY_FILE]...
 # nginx as the reference server: worker_processes THREADS, one server per PORT on 127.0.0.1
@@ -70,3 +71,37 @@ run_wrk() {
 
 # median: of the numbers on stdin, one per line.
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# start_reviewsd PORT NAME [serve flags]: `$BIN serve` on 127.0.0.1:PORT against $DB, stderr in
+# $TMP/NAME.log; returns once /readyz answers 200 (exits, printing the log, after 10 s). Sets SPID.
+start_reviewsd() {
+  local port=$1 name=$2; shift 2
+  "$BIN" serve --listen "127.0.0.1:$port" --threads "${THREADS:-$(nproc)}" --db "$DB" "$@" \
+    2>"$TMP/$name.log" &
+  SPID=$!; PIDS+=($SPID)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
+  cat "$TMP/$name.log"; exit 1
+}
+
+# cpu_ticks "PID...": user + system clock ticks of those processes so far (gone ones count 0).
+cpu_ticks() {
+  local t=0 p v
+  for p in $1; do v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) && t=$((t + v)); done
+  echo "$t"
+}
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# pg_cluster_pids PGDATA: the postmaster of a local cluster and its children now (backends come
+# and go: call it per measurement).
+pg_cluster_pids() {
+  local pm
+  pm=$(head -1 "$1/postmaster.pid" 2>/dev/null) || { echo "no postmaster.pid in $1" >&2; exit 2; }
+  echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
+
+# find_bench_bin SERVER_BIN: sets BENCH_BIN to $BENCH_BIN or the reviewsd-bench built beside
+# SERVER_BIN; exits 2 if there is none.
+find_bench_bin() {
+  BENCH_BIN=$(readlink -m "${BENCH_BIN:-$(dirname "$1")/../bench/reviewsd-bench}")
+  [ -x "$BENCH_BIN" ] || { echo "no reviewsd-bench at $BENCH_BIN (set BENCH_BIN)"; exit 2; }
+}

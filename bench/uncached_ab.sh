@@ -20,46 +20,35 @@ ROUNDS=${5:-5}
 DUR=${DUR:-8}
 ROUTE=${ROUTE:-reviews}
 PORT=${PORT:-18097}
-BENCH_BIN=$(readlink -f "${BENCH_BIN:-$(dirname "$A")/../bench/reviewsd-bench}")
-[ -x "$BENCH_BIN" ] || { echo "no reviewsd-bench at $BENCH_BIN (set BENCH_BIN)"; exit 2; }
-PM=$(head -1 "$PGDATA/postmaster.pid" 2>/dev/null) || { echo "no postmaster.pid in $PGDATA"; exit 2; }
 MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
+# start_reviewsd, cpu_ticks, pg_cluster_pids, find_bench_bin
+source "$(dirname "$0")/lib.sh"
+find_bench_bin "$A"
+PM=$(pg_cluster_pids "$PGDATA" | cut -d' ' -f1)
 
-start() {  # BIN PORT NAME: sets SPID
-  "$1" serve --listen "127.0.0.1:$2" --threads "$(nproc)" --db "$DB" --cache-mb 0 2>"$TMP/$3.log" &
-  SPID=$!; PIDS+=($SPID)
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$2/readyz" >/dev/null && return; sleep 0.1; done
-  cat "$TMP/$3.log"; exit 1
-}
-ticks() {  # "PID..." -> user + system clock ticks (processes gone since are skipped)
-  local t=0 p v
-  for p in $1; do v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) && t=$((t + v)); done
-  echo "$t"
-}
 load() {  # PORT SECONDS -> "requests non2xx"
   "$BENCH_BIN" load --url "http://127.0.0.1:$1" --scenario random --route "$ROUTE" \
     --products "$MAXP" --connections 64 --duration "$2" --quiet --json 2>/dev/null |
     python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["requests"], d["requests"] - d["statuses"].get("200", 0))'
 }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
 run() {  # PORT PID -> "req/s server_us pg_us non2xx"
   local pg s0 g0 s1 g1 n bad
-  pg="$PM $(pgrep -P "$PM" | tr '\n' ' ')"
-  s0=$(ticks "$2"); g0=$(ticks "$pg")
+  pg=$(pg_cluster_pids "$PGDATA")
+  s0=$(cpu_ticks "$2"); g0=$(cpu_ticks "$pg")
   read -r n bad <<< "$(load "$1" "$DUR")"
-  s1=$(ticks "$2"); g1=$(ticks "$pg")
+  s1=$(cpu_ticks "$2"); g1=$(cpu_ticks "$pg")
   awk -v n="$n" -v d="$DUR" -v s=$(((s1 - s0) * TICK_US)) -v g=$(((g1 - g0) * TICK_US)) -v b="$bad" \
     'BEGIN {printf "%.0f %.1f %.1f %d", n / d, s / n, g / n, b}'
 }
 
 echo "A: $A"; echo "B: $B"
 echo "route $ROUTE, ids uniform in [$((MAXP - MAXP / 10)), $MAXP], --cache-mb 0, 64 connections, ${DUR} s runs, $ROUNDS alternating rounds; PostgreSQL pid $PM"
-start "$A" "$PORT" A; APID=$SPID
-start "$B" "$((PORT + 1))" B; BPID=$SPID
+BIN=$A start_reviewsd "$PORT" A --cache-mb 0; APID=$SPID
+BIN=$B start_reviewsd "$((PORT + 1))" B --cache-mb 0; BPID=$SPID
 load "$PORT" 3 >/dev/null; load "$((PORT + 1))" 3 >/dev/null  # warm both (the same pages)
 for i in $(seq "$ROUNDS"); do
   if [ $((i % 2)) = 1 ]; then a=($(run "$PORT" "$APID")); b=($(run "$((PORT + 1))" "$BPID"))
