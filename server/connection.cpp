@@ -18,7 +18,7 @@
 namespace server {
 
 namespace {
-// iovecs per writev: up to three per ready response (head, cached head, cached body); 96 covers a
+// iovecs per sendmsg: up to three per ready response (head, cached head, cached body); 96 covers a
 // pipeline of 32 cached responses in one call.
 constexpr int kMaxIov = 96;
 
@@ -55,7 +55,7 @@ void Connection::start() {
 void Connection::on_io(std::uint32_t events) {
   if (closing_) return;  // closed earlier in this iteration: the event is stale
   // EPOLLHUP: both directions are gone, nothing we write can arrive. (A half-close arrives as
-  // EPOLLIN with read() == 0 and is handled in on_readable.)
+  // EPOLLIN with recv() == 0 and is handled in on_readable.)
   if (events & (EPOLLERR | EPOLLHUP)) return close_soon(CloseReason::IoError);
   if (events & EPOLLOUT) write_blocked_ = false;
   if (events & EPOLLIN) {
@@ -82,7 +82,7 @@ void Connection::on_readable() {
       return close_soon(CloseReason::IoError);
   }
   worker_.metrics().bytes_in.add(n);
-  // One read per readiness event (level-triggered): a busy client cannot starve the others.
+  // One recv per readiness event (level-triggered): a busy client cannot starve the others.
   consume({worker_.read_buffer(), n});
 }
 
@@ -241,7 +241,7 @@ void Connection::after_io() {
   update_timer();
 }
 
-// Writes the ready responses at the front of the queue with one writev, handling partial
+// Writes the ready responses at the front of the queue with one sendmsg, handling partial
 // writes. Responses behind an unfilled slot wait: order is the protocol.
 void Connection::flush() {
   while (!queue_.empty() && queue_.front().ready) {

@@ -33,7 +33,7 @@ inline constexpr std::chrono::milliseconds kWriteTimeout{10'000};
 // SIGTERM gives in-flight requests this long before connections are cut; below systemd's
 // default TimeoutStopSec (90 s) so we exit on our own terms.
 inline constexpr std::chrono::milliseconds kDrainTimeout{10'000};
-// Bytes read per read(2). One buffer per reactor (not per connection): idle connections cost
+// Bytes read per recv(2). One buffer per reactor (not per connection): idle connections cost
 // no read buffer at all.
 inline constexpr std::size_t kReadChunk = 64 * 1024;
 // listen(2) backlog; the kernel caps it at net.core.somaxconn.

@@ -113,7 +113,7 @@ int accept_client(int listen_fd, int& err) noexcept {
 
 Io read_some(int fd, char* buf, std::size_t cap, std::size_t& n) noexcept {
   for (;;) {
-    const ssize_t r = ::read(fd, buf, cap);
+    const ssize_t r = ::recv(fd, buf, cap, 0);
     if (r > 0) {
       n = static_cast<std::size_t>(r);
       return Io::Done;
@@ -126,7 +126,10 @@ Io read_some(int fd, char* buf, std::size_t cap, std::size_t& n) noexcept {
 
 Io write_some(int fd, const iovec* iov, int iovcnt, std::size_t& n) noexcept {
   for (;;) {
-    const ssize_t r = ::writev(fd, iov, iovcnt);
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov);
+    msg.msg_iovlen = static_cast<std::size_t>(iovcnt);
+    const ssize_t r = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (r >= 0) {
       n = static_cast<std::size_t>(r);
       return Io::Done;

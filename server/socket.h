@@ -1,5 +1,5 @@
 // Every socket syscall of the server lives in socket.cpp (STYLE.md 2): listening sockets,
-// accept4, read, writev, close. Hot-path functions never throw and never block (all sockets are
+// accept4, recv, sendmsg, close. Hot-path functions never throw and never block (all sockets are
 // non-blocking); startup functions throw std::system_error.
 #pragma once
 
@@ -36,9 +36,11 @@ struct ListenAddress {
 // to errno (EAGAIN: nothing to accept; EMFILE/ENFILE: out of fds; others: that client failed).
 [[nodiscard]] int accept_client(int listen_fd, int& err) noexcept;
 
-// One read(2) of at most `cap` bytes. Done sets `n` > 0.
+// One recv(2) of at most `cap` bytes. Done sets `n` > 0. recv and sendmsg rather than read and
+// writev: they skip the VFS layer (vfs_read, vfs_writev, sock_read_iter; bench/RESULTS.md, issue 6).
 [[nodiscard]] Io read_some(int fd, char* buf, std::size_t cap, std::size_t& n) noexcept;
-// One writev(2). Done sets `n` (possibly less than asked: a partial write).
+// One sendmsg(2) of the iovecs, MSG_NOSIGNAL. Done sets `n` (possibly less than asked: a partial
+// write).
 [[nodiscard]] Io write_some(int fd, const iovec* iov, int iovcnt, std::size_t& n) noexcept;
 void close_fd(int fd) noexcept;
 
