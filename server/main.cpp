@@ -5,7 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string_view>
@@ -35,6 +38,32 @@ void usage(std::FILE* out) {
   fmt::print(out, "  {:<9} {}\n", "version", "print the version");
 }
 
+// The allocator settings of the server: one malloc arena, its heap on transparent huge pages
+// where the kernel allows them (THP "always" or "madvise"). A cache filling up grows the heap by
+// hundreds of megabytes, and with 4 KB pages every new page costs a page fault: on the VMs we
+// measured, faults and heap growth took a fifth of the server's CPU while the cache filled, and
+// a cold cache served fewer requests/s than no cache at all (bench/RESULTS.md, issue 6, "A cold
+// cache"). glibc reads these settings only at startup, from GLIBC_TUNABLES, so the process
+// re-executes itself once with them set (same pid: systemd's Type=notify is unaffected), then
+// removes them from its environment, so that the processes it starts (PostgreSQL, in demo) do
+// not inherit them. An operator who sets GLIBC_TUNABLES, even to nothing, is left alone.
+constexpr const char* kTunables = "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1";
+constexpr const char* kTunedMarker = "REVIEWSD_MALLOC_TUNED";
+
+void tune_malloc(char** argv) {
+  if (std::getenv(kTunedMarker)) {  // the re-executed process: glibc has read the settings
+    ::unsetenv(kTunedMarker);
+    ::unsetenv("GLIBC_TUNABLES");
+    return;
+  }
+  if (std::getenv("GLIBC_TUNABLES")) return;
+  if (::setenv("GLIBC_TUNABLES", kTunables, 1) != 0 || ::setenv(kTunedMarker, "1", 1) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  // No /proc (a chroot, a sandbox): run with glibc's defaults.
+  ::unsetenv(kTunedMarker);
+  ::unsetenv("GLIBC_TUNABLES");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,6 +77,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& s : kSubcommands) {
     if (s.name != argv[1]) continue;
+    if (s.name == "serve" || s.name == "demo") tune_malloc(argv);
     try {
       return s.run(argc - 2, argv + 2);
     } catch (const server::UsageError& e) {

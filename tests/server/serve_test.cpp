@@ -293,3 +293,49 @@ TEST_CASE("IPv6: a [::1] listener answers next to an IPv4 one", "[server][integr
   Client c(server.port());
   CHECK(c.request("GET", "/healthz").status == 200);
 }
+
+namespace {
+// The NUL-separated environment a process started with, as /proc shows it.
+std::vector<std::string> environment_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::vector<std::string> vars;
+  for (std::string var; std::getline(in, var, '\0');) vars.push_back(var);
+  return vars;
+}
+bool has_var(const std::vector<std::string>& vars, const std::string& prefix) {
+  for (const auto& v : vars)
+    if (v.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+}  // namespace
+
+TEST_CASE("serve restarts itself once with its malloc settings; GLIBC_TUNABLES opts out",
+          "[server][integration]") {
+  // The test's own GLIBC_TUNABLES (if any) is set aside: the children inherit this environment.
+  const char* outer = std::getenv("GLIBC_TUNABLES");
+  const std::string saved = outer ? outer : "";
+  ::unsetenv("GLIBC_TUNABLES");
+  {
+    Server srv;  // answers: the re-executed process serves
+    Client c(srv.port());
+    c.send(kGet);
+    CHECK(c.read_response().status == 200);
+    const auto vars = environment_of(srv.pid());
+    CHECK(has_var(vars, "REVIEWSD_MALLOC_TUNED=1"));
+    CHECK(has_var(vars, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"));
+  }
+  {
+    ::setenv("GLIBC_TUNABLES", "", 1);  // an operator's setting, even an empty one, wins
+    Server srv;
+    Client c(srv.port());
+    c.send(kGet);
+    CHECK(c.read_response().status == 200);
+    const auto vars = environment_of(srv.pid());
+    CHECK_FALSE(has_var(vars, "REVIEWSD_MALLOC_TUNED="));
+    CHECK(has_var(vars, "GLIBC_TUNABLES="));
+  }
+  if (outer)
+    ::setenv("GLIBC_TUNABLES", saved.c_str(), 1);
+  else
+    ::unsetenv("GLIBC_TUNABLES");
+}
