@@ -6,9 +6,13 @@
 # BIN is a Release reviewsd, CONNINFO a loaded database (scale 1 for the published figures).
 # 1. hot (80% of requests on a fixed 20% of the 10,000 products HI-9999..HI, HI the largest
 #    product id with reviews) and repeat (the 10 ids HI-9..HI): `reviewsd serve` (default cache)
-#    against nginx `return 200` of a body of the scenario's mean response size (same
-#    Content-Type), wrk -t1 -c$CONNS with bench/product_mix.lua on both (nginx ignores the path:
-#    the client's work is the same). One warm-up run against reviewsd per scenario first, so the
+#    against nginx `return 200` (same Content-Type) of a body of the same size, in two ways
+#    (REF below): "mean", one body of the scenario's mean response size for every request (nginx
+#    sends one string that never leaves the CPU cache); "sized", for each request a body of
+#    exactly the size reviewsd sends for that product id, chosen by an nginx `map` on the id (as
+#    many strings as reviewsd has responses, and the same sizes: small and large responses take
+#    different paths through the kernel). wrk -t1 -c$CONNS with bench/product_mix.lua on both
+#    (the client's work is the same). One warm-up run against reviewsd per scenario first, so the
 #    measured rounds start with a warm cache; then ROUNDS rounds, the order alternating.
 # 2. uniform (ids uniform over the last 10% of products, as read_vs_pgbench.sh): two reviewsd on
 #    the same database, default cache and --cache-mb 0, one warm-up run each, ROUNDS alternating
@@ -29,7 +33,8 @@
 # bottleneck. Run it once with BIN_B=BIN first: that A/A gives this host's noise floor.
 # Env: DUR (wrk duration per run, 10s), WARM (warm-up run, 5s), THREADS (reviewsd --threads =
 #      nginx worker_processes, default nproc), CONNS (wrk -c, 64), SAMPLE (ids sampled for the hot
-#      body size, 200), PORT (first of 5 ports on 127.0.0.1, default 18090).
+#      mean body size, 200), REF (mean, sized or both: the nginx references, default both),
+#      PORT (first of 7 ports on 127.0.0.1, default 18090).
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n '2,20p' "$0"; exit 2; }
 BIN=$(readlink -f "$1")
@@ -42,12 +47,19 @@ CONNS=${CONNS:-64}
 SAMPLE=${SAMPLE:-200}
 PORT=${PORT:-18090}
 CLIENT=${CLIENT:-wrk}
+REF=${REF:-both}
+case $REF in
+  mean | sized) REFS=("$REF") ;;
+  both) REFS=(mean sized) ;;
+  *) echo "REF must be mean, sized or both, not $REF"; exit 2 ;;
+esac
 case $CLIENT in
   wrk) ;;
   bench) ;;  # reviewsd-bench found after lib.sh is sourced
   *) echo "CLIENT must be wrk or bench, not $CLIENT"; exit 2 ;;
 esac
 RPORT=$PORT NPORT_HOT=$((PORT + 1)) NPORT_REPEAT=$((PORT + 2)) UPORT_ON=$((PORT + 3)) UPORT_OFF=$((PORT + 4))
+SPORT_HOT=$((PORT + 5)) SPORT_REPEAT=$((PORT + 6))
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCRIPT=$HERE/product_mix.lua
 TEMPLATE='/reviews?product_id=%d'
@@ -207,19 +219,32 @@ mean_size() {  # MODE -> mean body bytes of GET /reviews over $TMP/ids.MODE (all
 pad_body() {  # BYTES FILE: a JSON document of exactly BYTES bytes
   python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write("{\"pad\":\"" + "x" * (n - 10) + "\"}" if n >= 10 else "x" * n)' "$1" > "$2"
 }
+sizes() {  # FIRST LAST > FILE: "id bytes" of GET /reviews for every id in FIRST..LAST
+  seq "$1" "$2" | awk -v p="$RPORT" '{printf "url = \"http://127.0.0.1:%s/reviews?product_id=%d\"\noutput = \"/dev/null\"\n", p, $1}' |
+    curl -s -K - -w '%{http_code} %{size_download}\n' | paste -d' ' <(seq "$1" "$2") - |
+    awk '$2 != 200 {print "sizes: id " $1 " answered " $2 > "/dev/stderr"; exit 1} {print $1, $3}'
+}
 SIZE_HOT=$(mean_size hot); SIZE_REPEAT=$(mean_size repeat)
 pad_body "$SIZE_HOT" "$TMP/body.hot"; pad_body "$SIZE_REPEAT" "$TMP/body.repeat"
-echo "body: hot mean $SIZE_HOT bytes over $(wc -l < "$TMP/ids.hot") ids of its mix; repeat mean $SIZE_REPEAT bytes over its 10 ids; nginx returns exactly these sizes (application/json; charset=utf-8)"
-nginx_start "$THREADS" "$NPORT_HOT" "$TMP/body.hot" "$NPORT_REPEAT" "$TMP/body.repeat"
+sizes "$HLO" "$HHI" > "$TMP/sizes.hot"; sizes $((HHI - 9)) "$HHI" > "$TMP/sizes.repeat"
+echo "body (mean): hot mean $SIZE_HOT bytes over $(wc -l < "$TMP/ids.hot") ids of its mix; repeat mean $SIZE_REPEAT bytes over its 10 ids; nginx returns exactly these sizes (application/json; charset=utf-8)"
+echo "body (sized): per id, the size of reviewsd's body for it: hot $(wc -l < "$TMP/sizes.hot") ids, $(awk '{print $2}' "$TMP/sizes.hot" | sort -n | awk '{a[NR]=$1} END {printf "%d-%d bytes, median %d", a[1], a[NR], a[int((NR+1)/2)]}'); repeat $(wc -l < "$TMP/sizes.repeat") ids, $(awk '{print $2}' "$TMP/sizes.repeat" | sort -n | awk '{a[NR]=$1} END {printf "%d-%d bytes", a[1], a[NR]}')"
+nginx_start "$THREADS" "$NPORT_HOT" "$TMP/body.hot" "$NPORT_REPEAT" "$TMP/body.repeat" \
+  "$SPORT_HOT" "sizes:$TMP/sizes.hot" "$SPORT_REPEAT" "sizes:$TMP/sizes.repeat"
 
 for mode in hot repeat; do
   echo
   warm_up "$RPORT" "$mode" "$HLO" "$HHI"
   echo "$mode: warm cache (the measured rounds start after the warm-up, on the same process)"
   before=$(cache_counters "$RPORT")
-  [ $mode = hot ] && nport=$NPORT_HOT || nport=$NPORT_REPEAT
-  compare "$mode" "$HLO" "$HHI" reviewsd "http://127.0.0.1:$RPORT" "$RPID" \
-    nginx "http://127.0.0.1:$nport" "$(pgrep -P "$NPID" | tr '\n' ' ')"
+  for ref in "${REFS[@]}"; do
+    case $mode-$ref in
+      hot-mean) nport=$NPORT_HOT ;; repeat-mean) nport=$NPORT_REPEAT ;;
+      hot-sized) nport=$SPORT_HOT ;; repeat-sized) nport=$SPORT_REPEAT ;;
+    esac
+    compare "$mode" "$HLO" "$HHI" reviewsd "http://127.0.0.1:$RPORT" "$RPID" \
+      "nginx-$ref" "http://127.0.0.1:$nport" "$(pgrep -P "$NPID" | tr '\n' ' ')"
+  done
   cache_report "$RPORT" "$mode: reviewsd" "$before"
 done
 stop "$RPID"; stop "$NPID"

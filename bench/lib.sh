@@ -3,13 +3,19 @@
 # trap), PIDS (an array: every pid started here is appended, for the caller's trap to kill), for
 # run_wrk CONNS and DUR, and for start_reviewsd BIN and DB (THREADS, default nproc).
 
-# nginx_start THREADS PORT BODY_FILE [PORT BODY_FILE]...
+# nginx_start THREADS PORT BODY [PORT BODY]...
 # nginx as the reference server: worker_processes THREADS, one server per PORT on 127.0.0.1
 # (listen reuseport, access_log off, keep-alive without a request limit) answering any path with
-# `return 200` of the bytes of its BODY_FILE, Content-Type application/json; charset=utf-8 (as
-# reviewsd). Sets NPID (the master) and appends it to PIDS; exits if a body served differs in
-# size from its file. nginx reads a config token of at most 4 KB: a longer body is returned as
-# the concatenation of constant `map` variables of 1,000 characters each.
+# `return 200`, Content-Type application/json; charset=utf-8 (as reviewsd). BODY is either
+#  - a file: every request gets its bytes;
+#  - sizes:FILE, FILE holding lines "PRODUCT_ID BYTES": a request with ?product_id=PRODUCT_ID
+#    gets a JSON body of exactly BYTES bytes (`pad` below), its own string in nginx's memory,
+#    chosen by a `map` on $arg_product_id (nginx's hash of constant strings; an id not in FILE
+#    gets an empty body).
+# Sets NPID (the master) and appends it to PIDS; exits if a body served differs in size from
+# what was asked (for sizes:FILE, the first, the last and the largest body are checked). nginx
+# reads a config token of at most 4 KB: a longer body is returned as the concatenation of
+# constant `map` variables.
 nginx_start() {
   local threads=$1; shift
   mkdir -p "$TMP/nginx"
@@ -17,10 +23,26 @@ nginx_start() {
 import json, sys
 args = sys.argv[1:]
 maps, servers = [], []
+quote = lambda s: json.dumps(s, ensure_ascii=False)  # nginx unescapes \" and \\
+pad = lambda n: '{"pad":"' + "x" * (n - 10) + '"}' if n >= 10 else "x" * n  # as pad_body
 for i in range(0, len(args), 2):
-    port, body = args[i], open(args[i + 1], encoding="utf-8").read()
-    quote = lambda s: json.dumps(s, ensure_ascii=False)  # nginx unescapes \" and \\
-    if len(quote(body).encode()) <= 4000:
+    port, spec = args[i], args[i + 1]
+    if spec.startswith("sizes:"):
+        # One map for the body, keyed on the product id; bodies over 3,900 bytes end in a
+        # variable from a second map that holds their tails.
+        first, tails = [], []
+        for line in open(spec[len("sizes:"):], encoding="utf-8"):
+            pid, n = line.split()
+            body = pad(int(n))
+            if len(body) <= 3900:
+                first.append(f"    {pid} {quote(body)};")
+            else:
+                first.append(f"    {pid} {quote(body[:3900])[:-1]}$bench_tail_{port}\";")
+                tails.append(f"    {pid} {quote(body[3900:])};")
+        for name, rows in ((f"$bench_body_{port}", first), (f"$bench_tail_{port}", tails)):
+            maps.append(f"  map $arg_product_id {name} {{\n    default \"\";\n" + "\n".join(rows) + "\n  }")
+        text = f"$bench_body_{port}"
+    elif len(quote(body := open(spec, encoding="utf-8").read()).encode()) <= 4000:
         text = quote(body)
     else:  # chunks of 1,000 characters: under the limit for any text without control characters
         names = []
@@ -47,15 +69,30 @@ http {
   client_body_temp_path $TMP/nginx; proxy_temp_path $TMP/nginx; fastcgi_temp_path $TMP/nginx;
   uwsgi_temp_path $TMP/nginx; scgi_temp_path $TMP/nginx;
   keepalive_requests 1000000;
+  map_hash_max_size 65536;  # room for a map of 10,000 product ids (sizes:FILE)
+  map_hash_bucket_size 64;
 $(cat "$TMP/nginx.servers")
 }
 NGX
   nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" & NPID=$!; PIDS+=($NPID)
   sleep 0.5
+  local got want path
   while [ $# -gt 0 ]; do
-    local got=
-    for _ in $(seq 50); do got=$(curl -s "http://127.0.0.1:$1/bench/fixed" | wc -c) && [ "$got" != 0 ] && break; sleep 0.1; done
-    [ "$got" = "$(wc -c < "$2")" ] || { echo "nginx body differs"; exit 1; }
+    if [[ $2 == sizes:* ]]; then
+      local checks=("$(head -1 "${2#sizes:}")" "$(tail -1 "${2#sizes:}")"
+                    "$(sort -k2,2n "${2#sizes:}" | tail -1)")  # the longest: split in two maps
+    else
+      local checks=("fixed $(wc -c < "$2")")
+    fi
+    for check in "${checks[@]}"; do
+      read -r path want <<< "$check"
+      got=
+      for _ in $(seq 50); do
+        got=$(curl -s "http://127.0.0.1:$1/reviews?product_id=$path" | wc -c) && [ "$got" != 0 ] && break
+        sleep 0.1
+      done
+      [ "$got" = "$want" ] || { echo "nginx on :$1 sent $got bytes for $path, not $want"; exit 1; }
+    done
     shift 2
   done
 }
