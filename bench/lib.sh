@@ -1,7 +1,8 @@
 # Helpers shared by the bench scripts (http_vs_nginx.sh, cache_vs_nginx.sh, db_cpu_share.sh,
-# uncached_ab.sh); source it. The caller sets TMP (its private temp dir, removed by its cleanup
-# trap), PIDS (an array: every pid started here is appended, for the caller's trap to kill), for
-# run_wrk CONNS and DUR, and for start_reviewsd BIN and DB (THREADS, default nproc).
+# uncached_ab.sh, cold_cache.sh); source it. The caller sets TMP (its private temp dir, removed
+# by its cleanup trap), PIDS (an array: every pid started here is appended, for the caller's
+# trap to kill), for run_wrk CONNS and DUR, and for start_reviewsd BIN and DB (THREADS, default
+# nproc).
 
 # nginx_start THREADS PORT BODY [PORT BODY]...
 # nginx as the reference server: worker_processes THREADS, one server per PORT on 127.0.0.1
