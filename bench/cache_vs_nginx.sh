@@ -63,14 +63,11 @@ SPORT_HOT=$((PORT + 5)) SPORT_REPEAT=$((PORT + 6))
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCRIPT=$HERE/product_mix.lua
 TEMPLATE='/reviews?product_id=%d'
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 # nginx_start, run_wrk (-> "req/s p99_ms", whole output in $TMP/wrk.out), median,
 # start_reviewsd, cpu_ticks, find_bench_bin
 source "$HERE/lib.sh"
+bench_temp
 [ "$CLIENT" = bench ] && find_bench_bin "$BIN"
 
 stop() {  # PID: end one process this script started, and forget it

@@ -6,26 +6,25 @@
 #   off      --cache-mb 0
 # Load: `reviewsd-bench load --scenario random --route reviews` (ids uniform over the last 10% of
 # products, 64 connections), so nearly every request of a cold cache is a miss that stores an
-# entry. Per run: requests/s, minor page faults and server CPU (user + system) per response from
-# /proc, and the server's RSS at the end. Then the medians and the ratios to `off`.
+# entry. One unmeasured cache-off run first warms PostgreSQL's buffers; the order of the three
+# rotates from round to round. Per run: requests/s, minor page faults and server CPU (user +
+# system) per response from /proc, and the server's RSS at the end. Then the medians and the
+# ratios to `off`.
 #
 #   bench/cold_cache.sh BIN CONNINFO [ROUNDS]
 #
 # Env: DUR (seconds per run, 5), PORT (18098), BENCH_BIN (reviewsd-bench beside BIN).
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,14p' "$0"; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,16p' "$0"; exit 2; }
 BIN=$(readlink -f "$1")
 DB=$2
 ROUNDS=${3:-3}
 DUR=${DUR:-5}
 PORT=${PORT:-18098}
 MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
 # start_reviewsd, cpu_ticks, median, find_bench_bin
 source "$(dirname "$0")/lib.sh"
+bench_temp
 find_bench_bin "$BIN"
 
 faults() { awk '{print $10}' "/proc/$1/stat"; }  # minor page faults so far
@@ -53,8 +52,10 @@ echo "reviewsd: $("$BIN" --version 2>&1 | head -1), serve --threads ${THREADS:-$
 echo "load: reviewsd-bench load --scenario random --route reviews --products $MAXP --connections 64 --duration $DUR, from a fresh process; $ROUNDS rounds"
 VARIANTS=(on on-glibc off)
 for v in "${VARIANTS[@]}"; do : > "$TMP/$v"; done
+run off > /dev/null  # not measured: PostgreSQL's buffers warm before any variant is
 for i in $(seq "$ROUNDS"); do
-  for v in "${VARIANTS[@]}"; do
+  for k in 0 1 2; do
+    v=${VARIANTS[$(((i - 1 + k) % 3))]}  # each round starts with the next variant
     run "$v" >> "$TMP/$v"
     read -r rps f c r < <(tail -1 "$TMP/$v")
     echo "round $i $v: $rps req/s, $f page faults and $c us of CPU per response, RSS $r kB"

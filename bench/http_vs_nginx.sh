@@ -12,13 +12,10 @@ CONNS=${CONNS:-64}
 QUICK=${QUICK:-0}
 DUR=${DUR:-10s}
 RPORT=18080; NPORT=18081
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 # nginx_start, run_wrk, median
 source "$(dirname "$0")/lib.sh"
+bench_temp
 
 "$BIN" serve --listen 127.0.0.1:$RPORT --threads "$THREADS" 2>"$TMP/reviewsd.log" & RPID=$!; PIDS+=($RPID)
 sleep 0.5

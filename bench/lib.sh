@@ -1,8 +1,16 @@
 # Helpers shared by the bench scripts (http_vs_nginx.sh, cache_vs_nginx.sh, db_cpu_share.sh,
-# uncached_ab.sh, cold_cache.sh); source it. The caller sets TMP (its private temp dir, removed
-# by its cleanup trap), PIDS (an array: every pid started here is appended, for the caller's
-# trap to kill), for run_wrk CONNS and DUR, and for start_reviewsd BIN and DB (THREADS, default
+# uncached_ab.sh, cold_cache.sh, validate_loadgen.sh); source it, then call bench_temp. The
+# caller sets, for run_wrk, CONNS and DUR, and for start_reviewsd, BIN and DB (THREADS, default
 # nproc).
+
+# bench_temp: TMP, a private temp dir, and PIDS, an empty array (every pid started here is
+# appended to it; a script appends its own), and an EXIT trap that ends each of them (kill,
+# then wait) and removes TMP.
+bench_temp() {
+  TMP=$(mktemp -d)
+  PIDS=()
+  trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"' EXIT
+}
 
 # nginx_start THREADS PORT BODY [PORT BODY]...
 # nginx as the reference server: worker_processes THREADS, one server per PORT on 127.0.0.1

@@ -21,12 +21,9 @@ DUR=${DUR:-8}
 ROUTE=${ROUTE:-reviews}
 PORT=${PORT:-18097}
 MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
 # start_reviewsd, cpu_ticks, pg_cluster_pids, find_bench_bin
 source "$(dirname "$0")/lib.sh"
+bench_temp
 find_bench_bin "$A"
 PM=$(pg_cluster_pids "$PGDATA" | cut -d' ' -f1)
 

@@ -28,12 +28,9 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 PORT=${PORT:-18093}
 PIN=${PIN:-1}
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
 # nginx_start, run_wrk, median
 source "$(dirname "$0")/lib.sh"
+bench_temp
 
 URL=http://127.0.0.1:$PORT/bench/fixed
 WRK_ARGS=() WRK_TAIL=() BENCH_ARGS=()

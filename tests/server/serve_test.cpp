@@ -307,6 +307,15 @@ bool has_var(const std::vector<std::string>& vars, const std::string& prefix) {
     if (v.rfind(prefix, 0) == 0) return true;
   return false;
 }
+// Starts a server in this process's environment, checks that it answers (after a re-exec it is
+// the new image that serves), and returns the environment it started with.
+std::vector<std::string> environment_of_a_server() {
+  Server srv;
+  Client c(srv.port());
+  c.send(kGet);
+  CHECK(c.read_response().status == 200);
+  return environment_of(srv.pid());
+}
 }  // namespace
 
 TEST_CASE("serve restarts itself once with its malloc settings; GLIBC_TUNABLES opts out",
@@ -315,25 +324,14 @@ TEST_CASE("serve restarts itself once with its malloc settings; GLIBC_TUNABLES o
   const char* outer = std::getenv("GLIBC_TUNABLES");
   const std::string saved = outer ? outer : "";
   ::unsetenv("GLIBC_TUNABLES");
-  {
-    Server srv;  // answers: the re-executed process serves
-    Client c(srv.port());
-    c.send(kGet);
-    CHECK(c.read_response().status == 200);
-    const auto vars = environment_of(srv.pid());
-    CHECK(has_var(vars, "REVIEWSD_MALLOC_TUNED=1"));
-    CHECK(has_var(vars, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"));
-  }
-  {
-    ::setenv("GLIBC_TUNABLES", "", 1);  // an operator's setting, even an empty one, wins
-    Server srv;
-    Client c(srv.port());
-    c.send(kGet);
-    CHECK(c.read_response().status == 200);
-    const auto vars = environment_of(srv.pid());
-    CHECK_FALSE(has_var(vars, "REVIEWSD_MALLOC_TUNED="));
-    CHECK(has_var(vars, "GLIBC_TUNABLES="));
-  }
+  const auto tuned = environment_of_a_server();
+  CHECK(has_var(tuned, "REVIEWSD_MALLOC_TUNED=1"));
+  CHECK(has_var(tuned, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"));
+
+  ::setenv("GLIBC_TUNABLES", "", 1);  // an operator's setting, even an empty one, wins
+  const auto left_alone = environment_of_a_server();
+  CHECK_FALSE(has_var(left_alone, "REVIEWSD_MALLOC_TUNED="));
+  CHECK(has_var(left_alone, "GLIBC_TUNABLES="));
   if (outer)
     ::setenv("GLIBC_TUNABLES", saved.c_str(), 1);
   else
