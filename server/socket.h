@@ -36,8 +36,9 @@ struct ListenAddress {
 // to errno (EAGAIN: nothing to accept; EMFILE/ENFILE: out of fds; others: that client failed).
 [[nodiscard]] int accept_client(int listen_fd, int& err) noexcept;
 
-// One recv(2) of at most `cap` bytes. Done sets `n` > 0. recv and sendmsg rather than read and
-// writev: they skip the VFS layer (vfs_read, vfs_writev, sock_read_iter; bench/RESULTS.md, issue 6).
+// One recv(2) of at most `cap` bytes. Done sets `n` > 0. recv and sendmsg rather than read
+// and writev: they skip the VFS layer (vfs_read, vfs_writev, sock_read_iter; bench/RESULTS.md,
+// issue 6).
 [[nodiscard]] Io read_some(int fd, char* buf, std::size_t cap, std::size_t& n) noexcept;
 // One sendmsg(2) of the iovecs, MSG_NOSIGNAL. Done sets `n` (possibly less than asked: a partial
 // write).
