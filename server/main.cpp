@@ -19,14 +19,15 @@ struct Subcommand {
   std::string_view name;
   int (*run)(int argc, char** argv);
   std::string_view summary;
+  bool serves = false;  // runs the server: started with its malloc settings (tune_malloc)
 };
 
 constexpr Subcommand kSubcommands[] = {
-    {"serve", server::cmd_serve, "serve the HTTP API (reactor threads, graceful drain)"},
+    {"serve", server::cmd_serve, "serve the HTTP API (reactor threads, graceful drain)", true},
     {"migrate", server::cmd_migrate, "create or upgrade the schema and indexes (idempotent)"},
     {"gen", server::cmd_gen, "generate a data set in the original CSV format"},
     {"load", server::cmd_load, "load a CSV data set into PostgreSQL (COPY), with validation"},
-    {"demo", server::cmd_demo, "private PostgreSQL under ./var, generated data, then serve"},
+    {"demo", server::cmd_demo, "private PostgreSQL under ./var, generated data, then serve", true},
     {"sql", server::cmd_sql, "print the SQL statements the server prepares"},
 };
 
@@ -77,7 +78,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& s : kSubcommands) {
     if (s.name != argv[1]) continue;
-    if (s.name == "serve" || s.name == "demo") tune_malloc(argv);
+    if (s.serves) tune_malloc(argv);
     try {
       return s.run(argc - 2, argv + 2);
     } catch (const server::UsageError& e) {
