@@ -655,6 +655,9 @@ ReactorHooks api_reactor_hooks(const DbOptions& db, const CacheOptions& cache) {
     delete ctx;
     reactor.set_user_data(nullptr);
   };
+  // READY=1 once the database answered: the LISTEN connection to the primary is up (each
+  // reactor's pool connects at the same time; /readyz checks that reactor's pool as well).
+  hooks.ready = [shared] { return shared->listen_up.load(std::memory_order_acquire); };
   hooks.on_metrics = [shared](Metrics& metrics) {
     metrics.add_collector([shared](std::string& out) { collect_metrics(*shared, out); });
   };

@@ -60,6 +60,11 @@ int block_signals() {
   return fd;
 }
 
+// How often the main thread asks ReactorHooks::ready while it waits to send READY=1, and after
+// how long it says in the log that it is waiting.
+constexpr int kReadyPollMs = 20;
+constexpr std::chrono::seconds kReadyWaitNotice{1};
+
 // Waits for one of the handled signals, up to `timeout_ms` (-1: forever). Returns 0 on timeout.
 int wait_signal(int sfd, int timeout_ms) {
   pollfd p{sfd, POLLIN, 0};
@@ -181,10 +186,24 @@ int run_server(const ServeOptions& requested, const Router& router, const Reacto
   std::string where;
   for (const auto& n : names) where += (where.empty() ? "" : " ") + n;
   log_line("listening on {} ({} reactors)", where, threads);
-  sd_notify(0, "READY=1");  // a no-op outside systemd (no NOTIFY_SOCKET)
 
+  // READY=1 (a no-op outside systemd: no NOTIFY_SOCKET) once the hooks say ready too, so that
+  // units ordered after this one start against a server that can answer. Until then the
+  // reactors serve what they can (/healthz 200, /readyz 503) and signals work as always.
+  const auto waiting_since = std::chrono::steady_clock::now();
+  bool ready = false, said_waiting = false;
   for (;;) {
-    const int sig = wait_signal(sfd, -1);
+    if (!ready && (!hooks.ready || hooks.ready())) {
+      ready = true;
+      sd_notify(0, "READY=1");
+      if (said_waiting) log_line("ready: the database answered");
+    }
+    const int sig = wait_signal(sfd, ready ? -1 : kReadyPollMs);
+    if (!ready && !said_waiting &&
+        std::chrono::steady_clock::now() - waiting_since >= kReadyWaitNotice) {
+      log_warn("not ready: waiting for the database before telling systemd READY=1");
+      said_waiting = true;
+    }
     if (sig == SIGHUP) {
       reopen_logs();
       continue;

@@ -20,6 +20,9 @@ struct ReactorHooks {
   std::function<void(Reactor&)> on_stop;
   // Once, on the main thread before any reactor starts: register metric collectors.
   std::function<void(Metrics&)> on_metrics;
+  // On the main thread, once every reactor listens, polled until it returns true: READY=1
+  // waits for it (for the API: the database answered). Empty: ready as soon as all listen.
+  std::function<bool()> ready;
 };
 
 // Runs until drained. Returns the exit status (0 after a clean drain). Throws std::exception

@@ -10,7 +10,14 @@
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -43,7 +50,79 @@ struct OwnCluster {
   [[nodiscard]] std::string conninfo() const { return cluster.conninfo("postgres"); }
 };
 
+// systemd's side of sd_notify: a datagram socket that servers started while it lives report
+// to (NOTIFY_SOCKET is set in this process's environment, which children inherit).
+class NotifySocket {
+ public:
+  NotifySocket() : path_((dir_.path() / "notify").string()) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    REQUIRE(path_.size() < sizeof a.sun_path);
+    std::memcpy(a.sun_path, path_.c_str(), path_.size());
+    REQUIRE(::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0);
+    ::setenv("NOTIFY_SOCKET", path_.c_str(), 1);
+  }
+  ~NotifySocket() {
+    ::unsetenv("NOTIFY_SOCKET");
+    ::close(fd_);
+  }
+  NotifySocket(const NotifySocket&) = delete;
+  NotifySocket& operator=(const NotifySocket&) = delete;
+
+  // Reads datagrams for up to `within`; true as soon as one has the line `line`. Everything
+  // read is kept in `seen()`.
+  bool wait_for(const std::string& line, std::chrono::milliseconds within) {
+    const auto deadline = Clock::now() + within;
+    for (;;) {
+      if (("\n" + seen_ + "\n").find("\n" + line + "\n") != std::string::npos) return true;
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) seen_ += (seen_.empty() ? "" : "\n") + std::string(buf, static_cast<size_t>(n));
+    }
+  }
+  [[nodiscard]] const std::string& seen() const { return seen_; }
+
+ private:
+  testenv::TempDir dir_;
+  std::string path_;
+  int fd_ = -1;
+  std::string seen_;
+};
+
 }  // namespace
+
+TEST_CASE("READY=1 waits until the database answers; SIGTERM while waiting still drains",
+          "[api][fault][integration]") {
+  OwnCluster pg;
+  pg.cluster.stop();
+  {
+    NotifySocket notify;
+    ServerProcess server({"--db", pg.conninfo()});
+    CHECK_FALSE(notify.wait_for("READY=1", 1500ms));
+    HttpClient c(server.port());
+    CHECK(c.request("GET", "/healthz").status == 200);  // it listens and answers meanwhile
+    CHECK(c.request("GET", "/readyz").status == 503);
+    CHECK(server.terminate_and_wait(5s) == 0);
+    CHECK(notify.wait_for("STOPPING=1", 1s));
+    CHECK(notify.seen().find("READY=1") == std::string::npos);
+  }
+  NotifySocket notify;
+  ServerProcess server({"--db", pg.conninfo()});
+  CHECK_FALSE(notify.wait_for("READY=1", 1500ms));  // the notice comes after 1 s
+  CHECK(server.log().find("waiting for the database") != std::string::npos);
+  pg.cluster.start();
+  INFO(server.log());
+  CHECK(notify.wait_for("READY=1", 10s));
+  CHECK(server.wait_for_status("/readyz", 200, 2s));
+  CHECK(server.wait_for_status("/reviews/meta?product_id=1", 200, 2s));
+}
 
 TEST_CASE("PostgreSQL stopped under load: fast 503s, then 200s within 2 s of its return",
           "[api][fault][integration]") {
