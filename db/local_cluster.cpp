@@ -17,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 namespace db {
 
@@ -103,6 +104,21 @@ int LocalCluster::run_pg(const std::string& program, const std::vector<std::stri
   std::vector<char*> argv;
   for (auto& a : argv_store) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // The environment is made here, not in the child (setenv after fork in a threaded process is
+  // not safe). PostgreSQL speaks sd_notify itself: under systemd (`reviewsd demo` in a unit) it
+  // would send READY=1 and STOPPING=1 for the unit whose main process we are, so NOTIFY_SOCKET
+  // is left out; HOME is the cluster's directory when it runs as another user.
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view var(*e);
+    if (var.starts_with("NOTIFY_SOCKET=") || (owner.switch_user && var.starts_with("HOME=")))
+      continue;
+    env_store.emplace_back(var);
+  }
+  if (owner.switch_user) env_store.push_back("HOME=" + opts_.dir.string());
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
@@ -124,9 +140,8 @@ int LocalCluster::run_pg(const std::string& program, const std::vector<std::stri
       if (::setgroups(0, nullptr) != 0 || ::setgid(owner.gid) != 0 || ::setuid(owner.uid) != 0) {
         ::_exit(126);
       }
-      ::setenv("HOME", opts_.dir.c_str(), 1);
     }
-    ::execv(exe.c_str(), argv.data());
+    ::execve(exe.c_str(), argv.data(), envp.data());
     ::_exit(127);
   }
   int status = 0;

@@ -58,6 +58,8 @@ struct ApiShared {
 
 // How often each reactor copies its pool statistics for GET /metrics.
 constexpr std::chrono::milliseconds kPoolSnapshotInterval{1000};
+// How often a reactor looks at its pool until the primary has been up once (for READY=1).
+constexpr std::chrono::milliseconds kPrimaryWatchInterval{20};
 
 // One per reactor, owned by the hooks and found through Reactor::user_data().
 struct ApiContext {
@@ -88,7 +90,26 @@ struct ApiContext {
     take_snapshot();
     snapshot_timer = loop.call_after(kPoolSnapshotInterval, [this] { snapshot_every_second(); });
   }
+
+  // Set (on this reactor's thread, read by the main thread) once the pool's primary connection
+  // has been up: until then the reactor looks every kPrimaryWatchInterval.
+  std::atomic<bool> primary_was_up{false};
+  void watch_primary_until_up() {
+    if (pool.primary_ready()) return primary_was_up.store(true, std::memory_order_release);
+    loop.call_after(kPrimaryWatchInterval, [this] { watch_primary_until_up(); });
+  }
 };
+
+// For READY=1 (ReactorHooks::ready, on the main thread): what GET /readyz checks, on every
+// reactor at once: the LISTEN connection is up and each reactor's pool has reached the primary.
+bool all_reactors_ready(ApiShared& shared) {
+  if (!shared.listen_up.load(std::memory_order_acquire)) return false;
+  std::lock_guard lock(shared.contexts_mu);
+  return !shared.contexts.empty() &&
+         std::all_of(shared.contexts.begin(), shared.contexts.end(), [](const ApiContext* c) {
+           return c->primary_was_up.load(std::memory_order_acquire);
+         });
+}
 
 void collect_metrics(ApiShared& shared, std::string& out) {
   using db::PoolStats;
@@ -640,6 +661,7 @@ ReactorHooks api_reactor_hooks(const DbOptions& db, const CacheOptions& cache) {
               [sh = shared.get()] { sh->listen_up.store(false, std::memory_order_release); }});
     }
     ctx->snapshot_every_second();
+    ctx->watch_primary_until_up();
     {
       std::lock_guard lock(shared->contexts_mu);
       shared->contexts.push_back(ctx.get());
@@ -655,9 +677,9 @@ ReactorHooks api_reactor_hooks(const DbOptions& db, const CacheOptions& cache) {
     delete ctx;
     reactor.set_user_data(nullptr);
   };
-  // READY=1 once the database answered: the LISTEN connection to the primary is up (each
-  // reactor's pool connects at the same time; /readyz checks that reactor's pool as well).
-  hooks.ready = [shared] { return shared->listen_up.load(std::memory_order_acquire); };
+  // READY=1 once the database answered, as /readyz would say on every reactor. run_server asks
+  // only after every reactor listens, so every reactor's context is registered by then.
+  hooks.ready = [shared] { return all_reactors_ready(*shared); };
   hooks.on_metrics = [shared](Metrics& metrics) {
     metrics.add_collector([shared](std::string& out) { collect_metrics(*shared, out); });
   };

@@ -199,9 +199,9 @@ int run_server(const ServeOptions& requested, const Router& router, const Reacto
       if (said_waiting) log_line("ready: the database answered");
     }
     const int sig = wait_signal(sfd, ready ? -1 : kReadyPollMs);
-    if (!ready && !said_waiting &&
+    if (sig == 0 && !ready && !said_waiting &&
         std::chrono::steady_clock::now() - waiting_since >= kReadyWaitNotice) {
-      log_warn("not ready: waiting for the database before telling systemd READY=1");
+      log_warn("not ready: waiting for the database (READY=1 and /readyz 200 once it answers)");
       said_waiting = true;
     }
     if (sig == SIGHUP) {

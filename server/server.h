@@ -21,7 +21,8 @@ struct ReactorHooks {
   // Once, on the main thread before any reactor starts: register metric collectors.
   std::function<void(Metrics&)> on_metrics;
   // On the main thread, once every reactor listens, polled until it returns true: READY=1
-  // waits for it (for the API: the database answered). Empty: ready as soon as all listen.
+  // waits for it (for the API: the database answered, as /readyz checks). Empty: ready as soon
+  // as all listen.
   std::function<bool()> ready;
 };
 
