@@ -65,7 +65,7 @@ SCRIPT=$HERE/product_mix.lua
 TEMPLATE='/reviews?product_id=%d'
 ulimit -n 65536 2>/dev/null || true
 # nginx_start, run_wrk (-> "req/s p99_ms", whole output in $TMP/wrk.out), median,
-# start_reviewsd, cpu_ticks, find_bench_bin
+# start_reviewsd, cpu_ticks, find_bench_bin, response_sizes
 source "$HERE/lib.sh"
 bench_temp
 [ "$CLIENT" = bench ] && find_bench_bin "$BIN"
@@ -216,14 +216,10 @@ mean_size() {  # MODE -> mean body bytes of GET /reviews over $TMP/ids.MODE (all
 pad_body() {  # BYTES FILE: a JSON document of exactly BYTES bytes
   python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write("{\"pad\":\"" + "x" * (n - 10) + "\"}" if n >= 10 else "x" * n)' "$1" > "$2"
 }
-sizes() {  # FIRST LAST > FILE: "id bytes" of GET /reviews for every id in FIRST..LAST
-  seq "$1" "$2" | awk -v p="$RPORT" '{printf "url = \"http://127.0.0.1:%s/reviews?product_id=%d\"\noutput = \"/dev/null\"\n", p, $1}' |
-    curl -s -K - -w '%{http_code} %{size_download}\n' | paste -d' ' <(seq "$1" "$2") - |
-    awk '$2 != 200 {print "sizes: id " $1 " answered " $2 > "/dev/stderr"; exit 1} {print $1, $3}'
-}
 SIZE_HOT=$(mean_size hot); SIZE_REPEAT=$(mean_size repeat)
 pad_body "$SIZE_HOT" "$TMP/body.hot"; pad_body "$SIZE_REPEAT" "$TMP/body.repeat"
-sizes "$HLO" "$HHI" > "$TMP/sizes.hot"; sizes $((HHI - 9)) "$HHI" > "$TMP/sizes.repeat"
+response_sizes "$RPORT" "$HLO" "$HHI" > "$TMP/sizes.hot"
+response_sizes "$RPORT" $((HHI - 9)) "$HHI" > "$TMP/sizes.repeat"
 echo "body (mean): hot mean $SIZE_HOT bytes over $(wc -l < "$TMP/ids.hot") ids of its mix; repeat mean $SIZE_REPEAT bytes over its 10 ids; nginx returns exactly these sizes (application/json; charset=utf-8)"
 echo "body (sized): per id, the size of reviewsd's body for it: hot $(wc -l < "$TMP/sizes.hot") ids, $(awk '{print $2}' "$TMP/sizes.hot" | sort -n | awk '{a[NR]=$1} END {printf "%d-%d bytes, median %d", a[1], a[NR], a[int((NR+1)/2)]}'); repeat $(wc -l < "$TMP/sizes.repeat") ids, $(awk '{print $2}' "$TMP/sizes.repeat" | sort -n | awk '{a[NR]=$1} END {printf "%d-%d bytes", a[1], a[NR]}')"
 nginx_start "$THREADS" "$NPORT_HOT" "$TMP/body.hot" "$NPORT_REPEAT" "$TMP/body.repeat" \

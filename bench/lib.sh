@@ -14,13 +14,17 @@ bench_temp() {
 
 # nginx_start THREADS PORT BODY [PORT BODY]...
 # nginx as the reference server: worker_processes THREADS, one server per PORT on 127.0.0.1
-# (listen reuseport, access_log off, keep-alive without a request limit) answering any path with
+# (listen reuseport, access_log off, keep-alive without a request limit) answering with
 # `return 200`, Content-Type application/json; charset=utf-8 (as reviewsd). BODY is either
-#  - a file: every request gets its bytes;
+#  - a file: every request, any path, gets its bytes (a constant string);
+#  - mapped:FILE: the same, but FILE's bytes are the default value of a `map` on
+#    $arg_product_id, so each request pays a map lookup and a variable, as sizes:FILE does;
 #  - sizes:FILE, FILE holding lines "PRODUCT_ID BYTES": a request with ?product_id=PRODUCT_ID
 #    gets a JSON body of exactly BYTES bytes (`pad` below), its own string in nginx's memory,
 #    chosen by a `map` on $arg_product_id (nginx's hash of constant strings; an id not in FILE
-#    gets an empty body).
+#    gets an empty body);
+#  - paths:FILE, lines as for sizes: an exact `location = /p/PRODUCT_ID` per line returning a
+#    constant body of BYTES bytes, at most 4,000 (one config token; larger ones are cut to it).
 # Sets NPID (the master) and appends it to PIDS; exits if a body served differs in size from
 # what was asked (for sizes:FILE, the first, the last and the largest body are checked). nginx
 # reads a config token of at most 4 KB: a longer body is returned as the concatenation of
@@ -50,6 +54,21 @@ for i in range(0, len(args), 2):
                 tails.append(f"    {pid} {quote(body[3900:])};")
         for name, rows in ((f"$bench_body_{port}", first), (f"$bench_tail_{port}", tails)):
             maps.append(f"  map $arg_product_id {name} {{\n    default \"\";\n" + "\n".join(rows) + "\n  }")
+        text = f"$bench_body_{port}"
+    elif spec.startswith("paths:"):
+        locations = []
+        for line in open(spec[len("paths:"):], encoding="utf-8"):
+            pid, n = line.split()
+            locations.append(f"    location = /p/{pid} {{ return 200 {quote(pad(min(int(n), 4000)))}; }}")
+        servers.append(f"""  server {{
+    listen 127.0.0.1:{port} reuseport;
+    default_type "application/json; charset=utf-8";
+{chr(10).join(locations)}
+  }}""")
+        continue
+    elif spec.startswith("mapped:"):
+        body = open(spec[len("mapped:"):], encoding="utf-8").read()
+        maps.append(f"  map $arg_product_id $bench_body_{port} {{ default {quote(body)}; }}")
         text = f"$bench_body_{port}"
     elif len(quote(body := open(spec, encoding="utf-8").read()).encode()) <= 4000:
         text = quote(body)
@@ -85,23 +104,24 @@ $(cat "$TMP/nginx.servers")
 NGX
   nginx -c "$TMP/nginx.conf" -p "$TMP/nginx" & NPID=$!; PIDS+=($NPID)
   sleep 0.5
-  local got want path
+  local got want path checks
   while [ $# -gt 0 ]; do
-    if [[ $2 == sizes:* ]]; then
-      local checks=("$(head -1 "${2#sizes:}")" "$(tail -1 "${2#sizes:}")"
-                    "$(sort -k2,2n "${2#sizes:}" | tail -1)")  # the longest: split in two maps
-    else
-      local checks=("fixed $(wc -c < "$2")")
-    fi
-    for check in "${checks[@]}"; do
-      read -r path want <<< "$check"
+    case $2 in  # "PATH BYTES" lines
+      sizes:*) checks=$( (head -1 "${2#sizes:}"; tail -1 "${2#sizes:}"
+                          sort -k2,2n "${2#sizes:}" | tail -1) |  # the longest: split in two maps
+                        awk '{print "/reviews?product_id=" $1, $2}') ;;
+      paths:*) checks=$(head -1 "${2#paths:}" | awk '{print "/p/" $1, ($2 < 4000 ? $2 : 4000)}') ;;
+      mapped:*) checks="/reviews?product_id=1 $(wc -c < "${2#mapped:}")" ;;
+      *) checks="/reviews?product_id=1 $(wc -c < "$2")" ;;
+    esac
+    while read -r path want; do
       got=
       for _ in $(seq 50); do
-        got=$(curl -s "http://127.0.0.1:$1/reviews?product_id=$path" | wc -c) && [ "$got" != 0 ] && break
+        got=$(curl -s "http://127.0.0.1:$1$path" | wc -c) && [ "$got" != 0 ] && break
         sleep 0.1
       done
       [ "$got" = "$want" ] || { echo "nginx on :$1 sent $got bytes for $path, not $want"; exit 1; }
-    done
+    done <<< "$checks"
     shift 2
   done
 }
@@ -127,6 +147,14 @@ start_reviewsd() {
   SPID=$!; PIDS+=($SPID)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && return; sleep 0.1; done
   cat "$TMP/$name.log"; exit 1
+}
+
+# response_sizes PORT FIRST LAST: "id bytes" of GET /reviews?product_id=id from the server on
+# 127.0.0.1:PORT, for every id FIRST..LAST (one keep-alive curl); exits if one is not 200.
+response_sizes() {
+  seq "$2" "$3" | awk -v p="$1" '{printf "url = \"http://127.0.0.1:%s/reviews?product_id=%d\"\noutput = \"/dev/null\"\n", p, $1}' |
+    curl -s -K - -w '%{http_code} %{size_download}\n' | paste -d' ' <(seq "$2" "$3") - |
+    awk '$2 != 200 {print "sizes: id " $1 " answered " $2 > "/dev/stderr"; exit 1} {print $1, $3}'
 }
 
 # cpu_ticks "PID...": user + system clock ticks of those processes so far (gone ones count 0).
