@@ -7,8 +7,9 @@
 # 1. hot (80% of requests on a fixed 20% of the 10,000 products HI-9999..HI, HI the largest
 #    product id with reviews) and repeat (the 10 ids HI-9..HI): `reviewsd serve` (default cache)
 #    against nginx `return 200` (same Content-Type) of a body of the same size, in two ways
-#    (REF below): "mean", one body of the scenario's mean response size for every request (nginx
-#    sends one string that never leaves the CPU cache); "sized", for each request a body of
+#    (REF below): "mean", one body of the scenario's mean response size (each id's size, weighed
+#    as the mix requests it) for every request (nginx sends one string that never leaves the CPU
+#    cache); "sized", for each request a body of
 #    exactly the size reviewsd sends for that product id, chosen by an nginx `map` on the id (as
 #    many strings as reviewsd has responses, and the same sizes: small and large responses take
 #    different paths through the kernel). wrk -t1 -c$CONNS with bench/product_mix.lua on both
@@ -32,9 +33,8 @@
 # same client; no nginx, no uniform. CPU per response is the figure to read: the client is the
 # bottleneck. Run it once with BIN_B=BIN first: that A/A gives this host's noise floor.
 # Env: DUR (wrk duration per run, 10s), WARM (warm-up run, 5s), THREADS (reviewsd --threads =
-#      nginx worker_processes, default nproc), CONNS (wrk -c, 64), SAMPLE (ids sampled for the hot
-#      mean body size, 200), REF (mean, sized or both: the nginx references, default both),
-#      PORT (first of 7 ports on 127.0.0.1, default 18090).
+#      nginx worker_processes, default nproc), CONNS (wrk -c, 64), REF (mean, sized or both: the
+#      nginx references, default both), PORT (first of 7 ports on 127.0.0.1, default 18090).
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n '2,20p' "$0"; exit 2; }
 BIN=$(readlink -f "$1")
@@ -44,7 +44,6 @@ DUR=${DUR:-10s}
 WARM=${WARM:-5s}
 THREADS=${THREADS:-$(nproc)}
 CONNS=${CONNS:-64}
-SAMPLE=${SAMPLE:-200}
 PORT=${PORT:-18090}
 CLIENT=${CLIENT:-wrk}
 REF=${REF:-both}
@@ -196,31 +195,21 @@ fi
 
 start_reviewsd "$RPORT" cached; RPID=$SPID
 
-# The body nginx returns: the scenario's mean response size, over ids sampled from its mix.
-python3 - "$HLO" "$HHI" "$SAMPLE" > "$TMP/ids.hot" <<'PY'
-import sys
-lo, hi, k = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-n = hi - lo + 1; nhot = (n + 4) // 5; ncold = n - nhot   # as product_mix.lua
-kh = k if ncold == 0 else round(k * 0.8); kc = k - kh
-for i in range(kh): print(lo + 5 * (i * nhot // kh))
-for i in range(kc): c = i * ncold // kc; print(lo + 5 * (c // 4) + 1 + c % 4)
-PY
-seq $((HHI - 9)) "$HHI" > "$TMP/ids.repeat"
-mean_size() {  # MODE -> mean body bytes of GET /reviews over $TMP/ids.MODE (all must be 200)
-  # One curl, one keep-alive connection: a url and an output per id in its config.
-  awk -v p="$RPORT" '{printf "url = \"http://127.0.0.1:%s/reviews?product_id=%d\"\noutput = \"/dev/null\"\n", p, $1}' \
-    "$TMP/ids.$1" | curl -s -K - -w '%{http_code} %{size_download}\n' | awk -v m="$1" '$1 != 200 {bad++} {s += $2}
-    END {if (bad || !NR) {print m ": " (NR ? bad " non-200 responses" : "no responses") " while sampling" > "/dev/stderr"; exit 1}
-         printf "%d\n", s / NR + 0.5}'
+# The body nginx-mean returns: the scenario's mean response size, as its mix requests the ids:
+# hot weighs every 5th id from HLO (80% of requests) and the others (20%) as product_mix.lua.
+mix_mean() {  # MODE FILE ("id bytes" lines) -> mean bytes
+  awk -v mode="$1" -v lo="$HLO" '
+    mode == "hot" && ($1 - lo) % 5 != 0 {c += $2; nc++; next} {h += $2; nh++}
+    END {printf "%d\n", (nc ? 0.8 * h / nh + 0.2 * c / nc : h / nh) + 0.5}' "$2"
 }
 pad_body() {  # BYTES FILE: a JSON document of exactly BYTES bytes
   python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write("{\"pad\":\"" + "x" * (n - 10) + "\"}" if n >= 10 else "x" * n)' "$1" > "$2"
 }
-SIZE_HOT=$(mean_size hot); SIZE_REPEAT=$(mean_size repeat)
-pad_body "$SIZE_HOT" "$TMP/body.hot"; pad_body "$SIZE_REPEAT" "$TMP/body.repeat"
 response_sizes "$RPORT" "$HLO" "$HHI" > "$TMP/sizes.hot"
 response_sizes "$RPORT" $((HHI - 9)) "$HHI" > "$TMP/sizes.repeat"
-echo "body (mean): hot mean $SIZE_HOT bytes over $(wc -l < "$TMP/ids.hot") ids of its mix; repeat mean $SIZE_REPEAT bytes over its 10 ids; nginx returns exactly these sizes (application/json; charset=utf-8)"
+SIZE_HOT=$(mix_mean hot "$TMP/sizes.hot"); SIZE_REPEAT=$(mix_mean repeat "$TMP/sizes.repeat")
+pad_body "$SIZE_HOT" "$TMP/body.hot"; pad_body "$SIZE_REPEAT" "$TMP/body.repeat"
+echo "body (mean): hot $SIZE_HOT bytes (the mean of its mix over all its ids); repeat $SIZE_REPEAT bytes (its 10 ids); nginx returns exactly these sizes (application/json; charset=utf-8)"
 echo "body (sized): per id, the size of reviewsd's body for it: hot $(wc -l < "$TMP/sizes.hot") ids, $(awk '{print $2}' "$TMP/sizes.hot" | sort -n | awk '{a[NR]=$1} END {printf "%d-%d bytes, median %d", a[1], a[NR], a[int((NR+1)/2)]}'); repeat $(wc -l < "$TMP/sizes.repeat") ids, $(awk '{print $2}' "$TMP/sizes.repeat" | sort -n | awk '{a[NR]=$1} END {printf "%d-%d bytes", a[1], a[NR]}')"
 nginx_start "$THREADS" "$NPORT_HOT" "$TMP/body.hot" "$NPORT_REPEAT" "$TMP/body.repeat" \
   "$SPORT_HOT" "sizes:$TMP/sizes.hot" "$SPORT_REPEAT" "sizes:$TMP/sizes.repeat"

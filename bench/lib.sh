@@ -1,5 +1,5 @@
 # Helpers shared by the bench scripts (http_vs_nginx.sh, cache_vs_nginx.sh, db_cpu_share.sh,
-# uncached_ab.sh, cold_cache.sh, validate_loadgen.sh); source it, then call bench_temp. The
+# uncached_ab.sh, cold_cache.sh, validate_loadgen.sh, nginx_lookup.sh); source it, then call bench_temp. The
 # caller sets, for run_wrk, CONNS and DUR, and for start_reviewsd, BIN and DB (THREADS, default
 # nproc).
 
@@ -17,8 +17,8 @@ bench_temp() {
 # (listen reuseport, access_log off, keep-alive without a request limit) answering with
 # `return 200`, Content-Type application/json; charset=utf-8 (as reviewsd). BODY is either
 #  - a file: every request, any path, gets its bytes (a constant string);
-#  - mapped:FILE: the same, but FILE's bytes are the default value of a `map` on
-#    $arg_product_id, so each request pays a map lookup and a variable, as sizes:FILE does;
+#  - mapped:FILE: the same, but FILE's bytes (at most 3,900) are the default value of a `map`
+#    on $arg_product_id, so each request pays a map lookup and a variable, as sizes:FILE does;
 #  - sizes:FILE, FILE holding lines "PRODUCT_ID BYTES": a request with ?product_id=PRODUCT_ID
 #    gets a JSON body of exactly BYTES bytes (`pad` below), its own string in nginx's memory,
 #    chosen by a `map` on $arg_product_id (nginx's hash of constant strings; an id not in FILE
@@ -26,7 +26,8 @@ bench_temp() {
 #  - paths:FILE, lines as for sizes: an exact `location = /p/PRODUCT_ID` per line returning a
 #    constant body of BYTES bytes, at most 4,000 (one config token; larger ones are cut to it).
 # Sets NPID (the master) and appends it to PIDS; exits if a body served differs in size from
-# what was asked (for sizes:FILE, the first, the last and the largest body are checked). nginx
+# what was asked (for sizes:FILE, the first, the last and the largest body are checked; for
+# paths:FILE, the first). nginx
 # reads a config token of at most 4 KB: a longer body is returned as the concatenation of
 # constant `map` variables.
 nginx_start() {
@@ -68,6 +69,7 @@ for i in range(0, len(args), 2):
         continue
     elif spec.startswith("mapped:"):
         body = open(spec[len("mapped:"):], encoding="utf-8").read()
+        if len(body) > 3900: sys.exit(f"mapped:{spec}: {len(body)} bytes, more than one config token holds")
         maps.append(f"  map $arg_product_id $bench_body_{port} {{ default {quote(body)}; }}")
         text = f"$bench_body_{port}"
     elif len(quote(body := open(spec, encoding="utf-8").read()).encode()) <= 4000:

@@ -39,6 +39,7 @@ LO=$((MAXP > 10000 ? MAXP - 9999 : 1))
 THREADS=${THREADS:-$(nproc)} start_reviewsd "$PORT" sizes
 response_sizes "$PORT" "$LO" "$MAXP" > "$TMP/sizes"
 kill "$SPID"; wait "$SPID" 2>/dev/null || true
+PIDS=()  # reviewsd, the only process so far, is gone: the exit trap must not signal its pid
 MEAN=$(awk '{s += $2} END {printf "%d", s / NR + 0.5}' "$TMP/sizes")
 python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write("{\"pad\":\"" + "x" * (n - 10) + "\"}")' \
   "$MEAN" > "$TMP/body"
@@ -61,11 +62,11 @@ split_ticks() {  # -> "user system" clock ticks of nginx's workers so far
 measure() {  # INDEX -> "req/s user_us system_us" per response
   local port=$((PORT + 1 + $1)) ids=(--scenario custom --path-template '/reviews?product_id=%d'
     --ids "$LO:$MAXP") u0 s0 u1 s1
-  [[ ${VARIANTS[$1]} == paths-* ]] && ids[2]='/p/%d'
+  [[ ${VARIANTS[$1]} == paths-* ]] && ids[3]='/p/%d'
   [ "$MIX" = hot ] && ids=(--scenario hot --products "$MAXP")
   read -r u0 s0 <<< "$(split_ticks)"
   "$BENCH_BIN" load --url "http://127.0.0.1:$port" "${ids[@]}" --connections 64 --duration "$DUR" \
-    --quiet --json > "$TMP/load.json" 2>/dev/null
+    --quiet --json > "$TMP/load.json" 2> "$TMP/load.err" || { cat "$TMP/load.err" >&2; return 1; }
   read -r u1 s1 <<< "$(split_ticks)"
   python3 - "$TMP/load.json" $(((u1 - u0) * TICK_US)) $(((s1 - s0) * TICK_US)) <<'PY'
 import json, sys
@@ -78,7 +79,8 @@ PY
 for r in $(seq "$ROUNDS"); do
   for k in $(seq 0 $((N - 1))); do
     i=$(((k + r - 1) % N))
-    read -r rps u s <<< "$(measure "$i")"
+    out=$(measure "$i") || { echo "${VARIANTS[$i]}: the load failed" >&2; exit 1; }
+    read -r rps u s <<< "$out"
     echo "$rps $u $s" >> "$TMP/${VARIANTS[$i]}"
     printf 'round %d %-12s %7d req/s  user %5.2f  system %5.2f  total %5.2f µs per response\n' \
       "$r" "${VARIANTS[$i]}" "$rps" "$u" "$s" "$(awk -v a="$u" -v b="$s" 'BEGIN {print a + b}')"
