@@ -19,7 +19,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -128,12 +127,11 @@ TEST_CASE("READY=1 waits until the database answers; SIGTERM while waiting still
   pg.cluster.start();  // without NOTIFY_SOCKET: PostgreSQL would speak sd_notify too
   {
     std::ifstream pidfile(pg.cluster.data_dir() / "postmaster.pid");
-    std::string postmaster;
-    std::getline(pidfile, postmaster);
-    std::ifstream environ_file("/proc/" + postmaster + "/environ", std::ios::binary);
-    const std::string env((std::istreambuf_iterator<char>(environ_file)), {});
+    int postmaster = 0;
+    pidfile >> postmaster;
+    const auto env = testenv::environment_of(postmaster);
     CHECK(!env.empty());
-    CHECK(env.find("NOTIFY_SOCKET=") == std::string::npos);
+    CHECK_FALSE(testenv::has_var(env, "NOTIFY_SOCKET="));
   }
   // Each reactor's pool retries with a backoff of up to 5 s; READY=1 waits for all of them.
   const bool ready = notify.wait_for("READY=1", 15s);

@@ -16,7 +16,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -295,18 +294,8 @@ TEST_CASE("IPv6: a [::1] listener answers next to an IPv4 one", "[server][integr
 }
 
 namespace {
-// The NUL-separated environment a process started with, as /proc shows it.
-std::vector<std::string> environment_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::vector<std::string> vars;
-  for (std::string var; std::getline(in, var, '\0');) vars.push_back(var);
-  return vars;
-}
-bool has_var(const std::vector<std::string>& vars, const std::string& prefix) {
-  for (const auto& v : vars)
-    if (v.rfind(prefix, 0) == 0) return true;
-  return false;
-}
+using testenv::environment_of;
+using testenv::has_var;
 // Starts a server in this process's environment, checks that it answers (after a re-exec it is
 // the new image that serves), and returns the environment it started with.
 std::vector<std::string> environment_of_a_server() {

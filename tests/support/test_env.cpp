@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 
 namespace testenv {
@@ -138,6 +139,19 @@ void load_sample(const std::string& conninfo) {
 std::string sql_value(const std::string& conninfo, const std::string& sql) {
   auto conn = db::connect(conninfo);
   return db::query_value(conn.get(), sql);
+}
+
+std::vector<std::string> environment_of(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::vector<std::string> vars;
+  for (std::string var; std::getline(in, var, '\0');) vars.push_back(var);
+  return vars;
+}
+
+bool has_var(const std::vector<std::string>& vars, const std::string& prefix) {
+  for (const auto& v : vars)
+    if (v.rfind(prefix, 0) == 0) return true;
+  return false;
 }
 
 }  // namespace testenv

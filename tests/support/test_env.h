@@ -64,4 +64,10 @@ void load_sample(const std::string& conninfo);
 // Single value of a query on `conninfo` (test helper; throws on error).
 std::string sql_value(const std::string& conninfo, const std::string& sql);
 
+// The environment a process started with, one "NAME=value" per entry, as /proc shows it (empty
+// when the process is gone or not ours to read).
+std::vector<std::string> environment_of(int pid);
+// Whether one entry of `vars` starts with `prefix` (for example "NOTIFY_SOCKET=").
+bool has_var(const std::vector<std::string>& vars, const std::string& prefix);
+
 }  // namespace testenv
