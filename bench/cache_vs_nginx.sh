@@ -64,7 +64,7 @@ SCRIPT=$HERE/product_mix.lua
 TEMPLATE='/reviews?product_id=%d'
 ulimit -n 65536 2>/dev/null || true
 # nginx_start, run_wrk (-> "req/s p99_ms", whole output in $TMP/wrk.out), median,
-# start_reviewsd, cpu_ticks, find_bench_bin, response_sizes
+# start_reviewsd, cpu_ticks, find_bench_bin, response_sizes, mix_mean, pad_body
 source "$HERE/lib.sh"
 bench_temp
 [ "$CLIENT" = bench ] && find_bench_bin "$BIN"
@@ -195,19 +195,9 @@ fi
 
 start_reviewsd "$RPORT" cached; RPID=$SPID
 
-# The body nginx-mean returns: the scenario's mean response size, as its mix requests the ids:
-# hot weighs every 5th id from HLO (80% of requests) and the others (20%) as product_mix.lua.
-mix_mean() {  # MODE FILE ("id bytes" lines) -> mean bytes
-  awk -v mode="$1" -v lo="$HLO" '
-    mode == "hot" && ($1 - lo) % 5 != 0 {c += $2; nc++; next} {h += $2; nh++}
-    END {printf "%d\n", (nc ? 0.8 * h / nh + 0.2 * c / nc : h / nh) + 0.5}' "$2"
-}
-pad_body() {  # BYTES FILE: a JSON document of exactly BYTES bytes
-  python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write("{\"pad\":\"" + "x" * (n - 10) + "\"}" if n >= 10 else "x" * n)' "$1" > "$2"
-}
 response_sizes "$RPORT" "$HLO" "$HHI" > "$TMP/sizes.hot"
 response_sizes "$RPORT" $((HHI - 9)) "$HHI" > "$TMP/sizes.repeat"
-SIZE_HOT=$(mix_mean hot "$TMP/sizes.hot"); SIZE_REPEAT=$(mix_mean repeat "$TMP/sizes.repeat")
+SIZE_HOT=$(mix_mean hot "$HLO" "$TMP/sizes.hot"); SIZE_REPEAT=$(mix_mean repeat "$HLO" "$TMP/sizes.repeat")
 pad_body "$SIZE_HOT" "$TMP/body.hot"; pad_body "$SIZE_REPEAT" "$TMP/body.repeat"
 echo "body (mean): hot $SIZE_HOT bytes (the mean of its mix over all its ids); repeat $SIZE_REPEAT bytes (its 10 ids); nginx returns exactly these sizes (application/json; charset=utf-8)"
 echo "body (sized): per id, the size of reviewsd's body for it: hot $(wc -l < "$TMP/sizes.hot") ids, $(awk '{print $2}' "$TMP/sizes.hot" | sort -n | awk '{a[NR]=$1} END {printf "%d-%d bytes, median %d", a[1], a[NR], a[int((NR+1)/2)]}'); repeat $(wc -l < "$TMP/sizes.repeat") ids, $(awk '{print $2}' "$TMP/sizes.repeat" | sort -n | awk '{a[NR]=$1} END {printf "%d-%d bytes", a[1], a[NR]}')"

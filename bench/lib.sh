@@ -159,6 +159,20 @@ response_sizes() {
     awk '$2 != 200 {print "sizes: id " $1 " answered " $2 > "/dev/stderr"; exit 1} {print $1, $3}'
 }
 
+# mix_mean MODE LO FILE ("id bytes" lines) -> the mean response size as MODE's mix requests the
+# ids: hot weighs every 5th id from LO (80% of requests) and the others (20%) as
+# product_mix.lua and `reviewsd-bench load --scenario hot` do; any other MODE weighs ids alike.
+# The body nginx-mean returns (cache_vs_nginx.sh, hit_anatomy.sh).
+mix_mean() {
+  awk -v mode="$1" -v lo="$2" '
+    mode == "hot" && ($1 - lo) % 5 != 0 {c += $2; nc++; next} {h += $2; nh++}
+    END {printf "%d\n", (nc ? 0.8 * h / nh + 0.2 * c / nc : h / nh) + 0.5}' "$3"
+}
+# pad_body BYTES FILE: a JSON document of exactly BYTES bytes.
+pad_body() {
+  python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write("{\"pad\":\"" + "x" * (n - 10) + "\"}" if n >= 10 else "x" * n)' "$1" > "$2"
+}
+
 # cpu_ticks "PID...": user + system clock ticks of those processes so far (gone ones count 0).
 cpu_ticks() {
   local t=0 p v

@@ -29,7 +29,8 @@ DUR=${DUR:-10}
 MIX=${MIX:-uniform}
 case $MIX in uniform | hot) ;; *) echo "MIX must be uniform or hot, not $MIX"; exit 2 ;; esac
 PORT=${PORT:-18190}
-# bench_temp, nginx_start, start_reviewsd, response_sizes, median, find_bench_bin, TICK_US
+# bench_temp, nginx_start, start_reviewsd, response_sizes, median, find_bench_bin, TICK_US,
+# mix_mean, pad_body
 source "$(dirname "$0")/lib.sh"
 bench_temp
 find_bench_bin "$BIN"
@@ -40,9 +41,8 @@ THREADS=${THREADS:-$(nproc)} start_reviewsd "$PORT" sizes
 response_sizes "$PORT" "$LO" "$MAXP" > "$TMP/sizes"
 kill "$SPID"; wait "$SPID" 2>/dev/null || true
 PIDS=()  # reviewsd, the only process so far, is gone: the exit trap must not signal its pid
-MEAN=$(awk '{s += $2} END {printf "%d", s / NR + 0.5}' "$TMP/sizes")
-python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write("{\"pad\":\"" + "x" * (n - 10) + "\"}")' \
-  "$MEAN" > "$TMP/body"
+MEAN=$(mix_mean "$MIX" "$LO" "$TMP/sizes")  # MIX=hot: weighed as the hot mix requests the ids
+pad_body "$MEAN" "$TMP/body"
 awk -v m="$MEAN" '{print $1, m}' "$TMP/sizes" > "$TMP/sizes.mean"
 echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), worker_processes $(nproc); $(nproc) cores; ids $LO..$MAXP, mix $MIX, 64 connections, ${DUR}s per run"
 echo "sizes of reviewsd's /reviews bodies: mean $MEAN bytes, $(sort -k2,2n "$TMP/sizes" | awk '{a[NR]=$2} END {printf "%d-%d", a[1], a[NR]}'); $(awk '$2 > 4000' "$TMP/sizes" | wc -l) over 4,000 bytes (cut to 4,000 for paths-sized)"
