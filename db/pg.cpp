@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <cstdio>
+
 namespace db {
 
 namespace {
@@ -131,5 +134,20 @@ std::string trimmed(const char* msg) {
 std::string conn_error(PGconn* pg) { return pg ? trimmed(PQerrorMessage(pg)) : "no connection"; }
 
 void ignore_notice(void*, const char*) {}
+
+namespace {
+std::atomic<LogSink> log_sink{nullptr};
+}  // namespace
+
+void set_log_sink(LogSink sink) noexcept { log_sink.store(sink, std::memory_order_release); }
+
+void emit_log(LogSeverity severity, std::string message) noexcept {
+  if (const LogSink sink = log_sink.load(std::memory_order_acquire)) return sink(severity, message);
+  try {
+    std::string line = "reviewsd: db: " + message + '\n';
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  } catch (...) {  // out of memory: drop the line
+  }
+}
 
 }  // namespace db

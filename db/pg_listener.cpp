@@ -122,7 +122,7 @@ class PgListener::Impl {
       }
       state_ = State::Listening;
       ++connects_;
-      if (down_) log_line("LISTEN {} is back", channel_);
+      if (down_) log_line(LogSeverity::Info, "LISTEN {} is back", channel_);
       down_ = false;
       backoff_ = kFirstBackoff;
       if (cb_.on_listening) cb_.on_listening();
@@ -139,7 +139,7 @@ class PgListener::Impl {
   void lost(const std::string& why) {
     const bool was_listening = state_ == State::Listening;
     if (!down_) {
-      log_line("LISTEN {} lost: {}; reconnecting with backoff", channel_, why);
+      log_line(LogSeverity::Warn, "LISTEN {} lost: {}; reconnecting with backoff", channel_, why);
       down_ = true;
     }
     close();

@@ -733,7 +733,7 @@ void PgPool::Impl::on_ready(Conn& c) {
   Server& s = *c.server;
   ++s.ready;
   if (s.ready == 1 && s.down_logged) {
-    log_line("{} is back up", s.label);
+    log_line(LogSeverity::Info, "{} is back up", s.label);
     s.down_logged = false;
     s.failures_since_log = 0;
     s.last_log = loop_.now();
@@ -826,7 +826,7 @@ void PgPool::Impl::note_failure(Server& s, const std::string& error) {
   // counts the rest.
   const bool first_line = s.last_log == Clock::time_point{};
   if (s.ready == 0 && !s.down_logged && (first_line || now - s.last_log >= kLogInterval)) {
-    log_line("{} is down: {}; reconnecting with backoff", s.label, error);
+    log_line(LogSeverity::Warn, "{} is down: {}; reconnecting with backoff", s.label, error);
     s.down_logged = true;
     s.last_log = now;
     s.failures_since_log = 0;
@@ -838,7 +838,8 @@ void PgPool::Impl::note_failure(Server& s, const std::string& error) {
 
 void PgPool::Impl::log_summary(Server& s, Clock::time_point now) {
   const auto span = std::chrono::ceil<std::chrono::seconds>(now - s.first_unlogged);
-  log_line("{}: {} connection failure(s) in the last {} s, now {}; last error: {}", s.label,
+  log_line(LogSeverity::Warn,
+           "{}: {} connection failure(s) in the last {} s, now {}; last error: {}", s.label,
            s.failures_since_log, std::max<std::int64_t>(1, span.count()),
            s.ready > 0 ? "up" : "down", s.last_error);
   s.last_log = now;

@@ -1,6 +1,7 @@
 // `reviewsd serve`: options (flags > env > config file > defaults, args.h) -> ServeOptions,
 // DbOptions, CacheOptions and the logs; routes -> Router; then run_server().
 // `--check-config` stops after the parsing and prints the effective configuration.
+#include "db/log.h"
 #include "db/pg.h"
 #include "server/access_log.h"
 #include "server/api.h"
@@ -231,6 +232,14 @@ void print_config(const ServeConfig& c, const Args& args) {
   fmt::print("{}", out);
 }
 
+// db/'s lines (a database server down, back up; the LISTEN connection lost) through this
+// logger, so they get a level and the same format as the rest: `journalctl -p warning` shows a
+// database outage.
+void log_db_line(db::LogSeverity severity, std::string_view message) {
+  log_write(severity == db::LogSeverity::Warn ? LogLevel::Warn : LogLevel::Info, message,
+            {{"component", "db"}});
+}
+
 }  // namespace
 
 void check_serve_config(const Args& args) { (void)resolve(args); }
@@ -253,6 +262,7 @@ int cmd_serve(int argc, char** argv) {
   } catch (const std::system_error& e) {
     args.fail("log-file", fmt::format("cannot open: {}", e.code().message()));
   }
+  db::set_log_sink(&log_db_line);  // before any pool or listener exists
   try {
     AccessLog::open(c.access_log);
   } catch (const std::system_error& e) {

@@ -19,8 +19,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <mutex>
 #include <set>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace {
@@ -97,6 +100,21 @@ class NotifySocket {
   std::string seen_;
 };
 
+// The first line of `log` that contains every one of `parts`, or "" if none does.
+std::string line_with(const std::string& log, std::initializer_list<std::string_view> parts) {
+  std::size_t begin = 0;
+  while (begin < log.size()) {
+    std::size_t end = log.find('\n', begin);
+    if (end == std::string::npos) end = log.size();
+    const std::string_view line(log.data() + begin, end - begin);
+    bool all = true;
+    for (const auto part : parts) all = all && line.find(part) != std::string_view::npos;
+    if (all) return std::string(line);
+    begin = end + 1;
+  }
+  return {};
+}
+
 }  // namespace
 
 TEST_CASE("READY=1 waits until the database answers; SIGTERM while waiting still drains",
@@ -122,6 +140,14 @@ TEST_CASE("READY=1 waits until the database answers; SIGTERM while waiting still
     if (!noticed) std::this_thread::sleep_for(50ms);
   }
   CHECK(noticed);
+  // db/'s lines go through the server's logger: a level (journald's priority) and logfmt.
+  CHECK_FALSE(line_with(server.log(), {"level=warn msg=\"primary (", ") is down: ",
+                                       "; reconnecting with backoff\"", "component=db"})
+                  .empty());
+  CHECK_FALSE(line_with(server.log(),
+                        {"level=warn msg=\"LISTEN reviewsd_invalidate lost: ", "component=db"})
+                  .empty());
+  CHECK(server.log().find("reviewsd: db:") == std::string::npos);
   CHECK(notify.seen().find("READY=1") == std::string::npos);
   CHECK_FALSE(notify.wait_for("READY=1", 300ms));
   pg.cluster.start();  // without NOTIFY_SOCKET: PostgreSQL would speak sd_notify too
@@ -142,6 +168,12 @@ TEST_CASE("READY=1 waits until the database answers; SIGTERM while waiting still
     CHECK(c.request("GET", "/readyz").status == 200);
     CHECK(c.request("GET", "/reviews/meta?product_id=1").status == 200);
   }
+  CHECK_FALSE(
+      line_with(server.log(), {"level=info msg=\"primary (", ") is back up\"", "component=db"})
+          .empty());
+  CHECK_FALSE(line_with(server.log(),
+                        {"level=info msg=\"LISTEN reviewsd_invalidate is back\"", "component=db"})
+                  .empty());
 }
 
 TEST_CASE("PostgreSQL stopped under load: fast 503s, then 200s within 2 s of its return",
