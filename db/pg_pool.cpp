@@ -89,6 +89,7 @@ class PgPool::Impl {
   void query(Route route, std::size_t statement, std::vector<std::string> params, QueryCallback cb);
   [[nodiscard]] bool primary_ready() const { return servers_.front()->ready > 0; }
   [[nodiscard]] PoolStats stats() const;
+  void retry_primary_now();
 
  private:
   using Status = QueryResult::Status;
@@ -760,9 +761,19 @@ void PgPool::Impl::connect_failed(Conn& c, std::string error) {
   close_conn(c);
   c.expects.clear();  // only prepares and their Sync: no query is sent before Ready
   ++c.failures;
+  ++counters_.connect_failures;
   note_failure(*c.server, error);
   reconnect_later(c, c.failures);
   schedule_flush();  // queries waiting for this attempt may now have nowhere to go
+}
+
+// Only a connection waiting out its backoff has a backoff timer (start_connect clears it).
+void PgPool::Impl::retry_primary_now() {
+  for (auto& c : servers_.front()->conns) {
+    if (!c->backoff_timer) continue;
+    loop_.cancel(c->backoff_timer);
+    start_connect(*c);
+  }
 }
 
 // Backoff before attempt number `attempt` (1, 2, ...): 100 ms doubling to 5 s, with jitter.
@@ -972,6 +983,8 @@ void PgPool::query(Route route, std::size_t statement, std::vector<std::string> 
 }
 
 bool PgPool::primary_ready() const { return impl_->primary_ready(); }
+
+void PgPool::retry_primary_now() { impl_->retry_primary_now(); }
 
 PoolStats PgPool::stats() const { return impl_->stats(); }
 

@@ -95,6 +95,7 @@ struct PoolStats {
   unsigned connections_up = 0, connections_total = 0;
   unsigned replicas_up = 0, replicas_total = 0;  // a replica is up while one connection is
   std::uint64_t reconnects = 0;                  // connections ready again after having been lost
+  std::uint64_t connect_failures = 0;  // attempts that failed (connect, prepare or its timeout)
   bool primary_up = false;
 };
 
@@ -113,6 +114,11 @@ class PgPool {
 
   // True while a connection to the primary is up and prepared (for /readyz).
   [[nodiscard]] bool primary_ready() const;
+  // A hint that the primary answers again (another connection to it, such as the server's
+  // LISTEN, just succeeded): its connections that are waiting out a reconnect backoff try now,
+  // instead of up to 5 s later. Connections that are up or connecting are left alone, and an
+  // attempt that fails backs off as before. On the pool's thread.
+  void retry_primary_now();
   [[nodiscard]] PoolStats stats() const;
 
   class Impl;

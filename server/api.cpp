@@ -155,6 +155,7 @@ void collect_metrics(ApiShared& shared, std::string& out) {
       sum.overloaded += p.overloaded;
       sum.retries += p.retries;
       sum.reconnects += p.reconnects;
+      sum.connect_failures += p.connect_failures;
       sum.connections_up += p.connections_up;
       sum.connections_total += p.connections_total;
       sum.primary_up = sum.primary_up || p.primary_up;
@@ -184,6 +185,9 @@ void collect_metrics(ApiShared& shared, std::string& out) {
       {"reviewsd_db_connections", "gauge", "Pool connections configured.", sum.connections_total},
       {"reviewsd_db_reconnects_total", "counter", "Pool connections ready again after being lost.",
        sum.reconnects},
+      {"reviewsd_db_connect_failures_total", "counter",
+       "Pool connection attempts that failed (each is retried with backoff).",
+       sum.connect_failures},
       {"reviewsd_db_replicas", "gauge", "Read replicas configured (--replica).", replicas_total},
       {"reviewsd_db_replicas_up", "gauge",
        "Replicas every reactor has a connection to (reads go there).", replicas_up},
@@ -197,6 +201,18 @@ void collect_metrics(ApiShared& shared, std::string& out) {
 }
 
 ApiContext* context(Reactor& reactor) { return static_cast<ApiContext*>(reactor.user_data()); }
+
+// Asks each reactor's pool, on its own thread, to reconnect to the primary now.
+void retry_primary_everywhere(ApiShared& shared) {
+  std::lock_guard lock(shared.contexts_mu);
+  for (ApiContext* c : shared.contexts) {
+    Reactor* r = &c->loop.reactor();
+    // Looked up again when it runs: a context is only ever touched on its own reactor.
+    r->post([r] {
+      if (ApiContext* ctx = context(*r)) ctx->pool.retry_primary_now();
+    });
+  }
+}
 
 std::string decimal(std::int64_t v) {
   char buf[24];
@@ -654,9 +670,13 @@ ReactorHooks api_reactor_hooks(const DbOptions& db, const CacheOptions& cache) {
                 c->invalidate_all();  // '*' (TRUNCATE, a bulk load) or anything unexpected
               },
               // Notifications sent while the connection was down are lost: forget everything.
+              // The primary answers again, so every reactor's pool may stop waiting out its
+              // backoff (up to 5 s): reads, writes and READY=1 resume within LISTEN's own
+              // backoff (at most 1 s) of the database's return.
               [c, sh = shared.get()] {
                 c->invalidate_all();
                 sh->listen_up.store(true, std::memory_order_release);
+                retry_primary_everywhere(*sh);
               },
               [sh = shared.get()] { sh->listen_up.store(false, std::memory_order_release); }});
     }

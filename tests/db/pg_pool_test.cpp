@@ -579,3 +579,35 @@ TEST_CASE("a server down at start, then up, then down and up again", "[db][pool]
   CHECK(one_query().value == "8");
   check_contract();
 }
+
+TEST_CASE("retry_primary_now: a connection waiting out a long backoff tries at once",
+          "[db][pool][integration]") {
+  // As above: a symlink in the pool's own socket directory is "the server is up".
+  TestDb tdb;
+  LoopThread t;
+  testenv::TempDir dir;
+  const auto link = dir.path() / fmt::format(".s.PGSQL.{}", testenv::kTestPgPort);
+  const auto target = testenv::pg_dir() / "sock" / link.filename();
+  auto opts = options(fmt::format("host={} port={} user=postgres dbname={}", dir.path().string(),
+                                  testenv::kTestPgPort, tdb.db.name()));
+  opts.conns_per_server = 1;
+  PoolFixture p(t, opts);
+
+  // Attempt n + 1 comes 100 ms x 2^(n-1) after failure n, at most 5 s, jittered down to half of
+  // that: once 7 attempts have failed, the next one is at least 2.5 s away. Polled every 10 ms,
+  // so the 7th failure is seen within a few ms of happening.
+  REQUIRE(t.wait_for([&] { return p.pool().stats().connect_failures >= 7; }, 15s));
+  std::filesystem::create_symlink(target, link);
+  const auto hinted = std::chrono::steady_clock::now();
+  t.run([&] { p.pool().retry_primary_now(); });
+  REQUIRE(p.wait_up(1));
+  const auto took = std::chrono::steady_clock::now() - hinted;
+  CHECK(took < 1s);  // without the hint: 2.4 s or more
+  const auto st = p.stats();
+  CHECK(st.primary_up);
+  CHECK(st.connect_failures >= 7);
+  // A hint with nothing waiting changes nothing: the connection that is up stays up.
+  t.run([&] { p.pool().retry_primary_now(); });
+  CHECK(p.stats().connections_up == 1);
+  check_contract();
+}

@@ -159,7 +159,8 @@ TEST_CASE("READY=1 waits until the database answers; SIGTERM while waiting still
     CHECK(!env.empty());
     CHECK_FALSE(testenv::has_var(env, "NOTIFY_SOCKET="));
   }
-  // Each reactor's pool retries with a backoff of up to 5 s; READY=1 waits for all of them.
+  // Each reactor's pool retries with a backoff of up to 5 s, cut short once LISTEN is back;
+  // READY=1 waits for all of them.
   const bool ready = notify.wait_for("READY=1", 15s);
   INFO(server.log());
   REQUIRE(ready);
@@ -167,6 +168,14 @@ TEST_CASE("READY=1 waits until the database answers; SIGTERM while waiting still
     HttpClient c(server.port());
     CHECK(c.request("GET", "/readyz").status == 200);
     CHECK(c.request("GET", "/reviews/meta?product_id=1").status == 200);
+  }
+  {  // the attempts made while the database was down are counted
+    HttpClient c(server.port());
+    const std::string m = c.request("GET", "/metrics").body;
+    const std::string key = "\nreviewsd_db_connect_failures_total ";
+    const auto at = m.find(key);
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stod(m.substr(at + key.size(), m.find('\n', at + 1) - at - key.size())) >= 1);
   }
   CHECK_FALSE(
       line_with(server.log(), {"level=info msg=\"primary (", ") is back up\"", "component=db"})
