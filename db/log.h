@@ -22,7 +22,7 @@ enum class LogSeverity : std::uint8_t {
 
 // Receives each line (no trailing newline). Called on whichever reactor thread logs, possibly
 // from several at once; must not block for long, must not throw, and must not call into db/.
-using LogSink = void (*)(LogSeverity severity, std::string_view message);
+using LogSink = void (*)(LogSeverity severity, std::string_view message) noexcept;
 
 // Where db/'s lines go from now on; nullptr restores stderr. Set it before any PgPool or
 // PgListener exists (the pointer itself is atomic: a late call is safe, just not ordered).

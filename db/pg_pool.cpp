@@ -43,6 +43,11 @@ using namespace std::chrono_literals;
 // kHealthyAfter of becoming ready, the reconnect backs off too instead of spinning.
 constexpr milliseconds kFirstBackoff = 100ms;
 constexpr milliseconds kMaxBackoff = 5s;
+// retry_primary_now() acts on at most one hint per kMaxBackoff (a LISTEN that flaps, e.g. a
+// server that accepts and then drops sessions, must not undo the backoff), and spreads the
+// attempts it starts over up to kRetrySpread, so that every reactor's connections do not knock
+// at the same instant on a server that has just come back.
+constexpr milliseconds kRetrySpread = 50ms;
 constexpr unsigned kImmediateReconnects = 2;
 constexpr milliseconds kHealthyAfter = 1s;
 // libpq does not time out a non-blocking connect: a blackholed host would hang it forever.
@@ -217,6 +222,7 @@ class PgPool::Impl {
 
   std::uint64_t outstanding_ = 0;
   PoolStats counters_;  // the monotonic counters; the gauges are computed in stats()
+  Clock::time_point last_retry_hint_{};  // of the last hint acted on (epoch: none yet)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -767,12 +773,18 @@ void PgPool::Impl::connect_failed(Conn& c, std::string error) {
   schedule_flush();  // queries waiting for this attempt may now have nowhere to go
 }
 
-// Only a connection waiting out its backoff has a backoff timer (start_connect clears it).
+// Only a connection waiting out its backoff has a backoff timer (start_connect clears it). Its
+// failure count is kept: if the attempt fails, the next one waits as long as before.
 void PgPool::Impl::retry_primary_now() {
+  const auto now = loop_.now();
+  if (last_retry_hint_ != Clock::time_point{} && now - last_retry_hint_ < kMaxBackoff) return;
+  last_retry_hint_ = now;
   for (auto& c : servers_.front()->conns) {
     if (!c->backoff_timer) continue;
     loop_.cancel(c->backoff_timer);
-    start_connect(*c);
+    const milliseconds delay{rng_() % static_cast<unsigned>(kRetrySpread.count() + 1)};
+    Conn* conn = c.get();
+    c->backoff_timer = loop_.call_after(delay, [this, conn] { start_connect(*conn); });
   }
 }
 

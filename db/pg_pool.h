@@ -31,8 +31,9 @@
 // Destroying the pool (on the loop thread) closes every connection and destroys the callbacks
 // of outstanding queries without calling them.
 //
-// Faults are logged on stderr ("reviewsd: db: ..."), one line when a server goes down, one when
-// it is back, and at most one summary per 10 s in between; never per query.
+// Faults are logged through db/log.h (under `serve`, the server's logger: level=warn or info,
+// component=db), one line when a server goes down, one when it is back, and at most one
+// summary per 10 s in between; never per query.
 //
 // Conninfo: libpq resolves a host *name* with a blocking getaddrinfo() inside PQconnectStart;
 // give IP addresses (or hostaddr=) or a socket directory for a reactor that never blocks.
@@ -115,9 +116,10 @@ class PgPool {
   // True while a connection to the primary is up and prepared (for /readyz).
   [[nodiscard]] bool primary_ready() const;
   // A hint that the primary answers again (another connection to it, such as the server's
-  // LISTEN, just succeeded): its connections that are waiting out a reconnect backoff try now,
-  // instead of up to 5 s later. Connections that are up or connecting are left alone, and an
-  // attempt that fails backs off as before. On the pool's thread.
+  // LISTEN, just succeeded): its connections that are waiting out a reconnect backoff try
+  // within 50 ms, instead of up to 5 s later. Connections that are up or connecting are left
+  // alone, and an attempt that fails backs off as before. At most one hint per 5 s is acted on
+  // (the others are ignored), so a flapping hint cannot undo the backoff. On the pool's thread.
   void retry_primary_now();
   [[nodiscard]] PoolStats stats() const;
 

@@ -235,7 +235,7 @@ void print_config(const ServeConfig& c, const Args& args) {
 // db/'s lines (a database server down, back up; the LISTEN connection lost) through this
 // logger, so they get a level and the same format as the rest: `journalctl -p warning` shows a
 // database outage.
-void log_db_line(db::LogSeverity severity, std::string_view message) {
+void log_db_line(db::LogSeverity severity, std::string_view message) noexcept {
   log_write(severity == db::LogSeverity::Warn ? LogLevel::Warn : LogLevel::Info, message,
             {{"component", "db"}});
 }
