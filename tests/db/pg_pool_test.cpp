@@ -175,6 +175,19 @@ void check_contract() {
   CHECK(g_extra_calls.load() == 0);
 }
 
+// A server the test switches on and off: the pool connects through a socket directory of its
+// own, where a symlink to the test cluster's socket is "the server is up" and no symlink is "the
+// server is down" (down at first).
+struct SwitchedServer {
+  TestDb tdb;
+  testenv::TempDir dir;
+  std::filesystem::path link = dir.path() / fmt::format(".s.PGSQL.{}", testenv::kTestPgPort);
+  std::string conninfo = fmt::format("host={} port={} user=postgres dbname={}", dir.path().string(),
+                                     testenv::kTestPgPort, tdb.db.name());
+  void up() { std::filesystem::create_symlink(testenv::pg_dir() / "sock" / link.filename(), link); }
+  void down() { std::filesystem::remove(link); }
+};
+
 }  // namespace
 
 TEST_CASE("pipelined queries on one connection return their own results in order",
@@ -537,15 +550,9 @@ TEST_CASE("destroying the pool with queries in flight drops their callbacks",
 }
 
 TEST_CASE("a server down at start, then up, then down and up again", "[db][pool][integration]") {
-  // The pool connects through a socket directory of its own; a symlink to the test cluster's
-  // socket in it is "the server is up", no symlink is "the server is down".
-  TestDb tdb;
+  SwitchedServer server;
   LoopThread t;
-  testenv::TempDir dir;
-  const auto link = dir.path() / fmt::format(".s.PGSQL.{}", testenv::kTestPgPort);
-  const auto target = testenv::pg_dir() / "sock" / link.filename();
-  auto opts = options(fmt::format("host={} port={} user=postgres dbname={}", dir.path().string(),
-                                  testenv::kTestPgPort, tdb.db.name()));
+  auto opts = options(server.conninfo);
   opts.conns_per_server = 2;
   PoolFixture p(t, opts);
 
@@ -558,13 +565,13 @@ TEST_CASE("a server down at start, then up, then down and up again", "[db][pool]
   CHECK(one_query().status == Status::Unavailable);
   CHECK_FALSE(p.stats().primary_up);
 
-  std::filesystem::create_symlink(target, link);
+  server.up();
   REQUIRE(p.wait_up(2));  // within the backoff (at most 5 s per attempt)
   CHECK(p.stats().primary_up);
   CHECK(one_query().value == "8");
 
-  std::filesystem::remove(link);
-  (void)testenv::sql_value(tdb.db.conninfo(),
+  server.down();
+  (void)testenv::sql_value(server.tdb.db.conninfo(),
                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                            "WHERE datname = current_database() AND pid <> pg_backend_pid()");
   REQUIRE(t.wait_for([&] { return p.pool().stats().connections_up == 0; }));
@@ -574,7 +581,7 @@ TEST_CASE("a server down at start, then up, then down and up again", "[db][pool]
   const Outcome down = one_query();
   CHECK(down.status == Status::Unavailable);
 
-  std::filesystem::create_symlink(target, link);
+  server.up();
   REQUIRE(p.wait_up(2));
   CHECK(one_query().value == "8");
   check_contract();
@@ -582,14 +589,9 @@ TEST_CASE("a server down at start, then up, then down and up again", "[db][pool]
 
 TEST_CASE("retry_primary_now: a connection waiting out a long backoff tries at once",
           "[db][pool][integration]") {
-  // As above: a symlink in the pool's own socket directory is "the server is up".
-  TestDb tdb;
+  SwitchedServer server;
   LoopThread t;
-  testenv::TempDir dir;
-  const auto link = dir.path() / fmt::format(".s.PGSQL.{}", testenv::kTestPgPort);
-  const auto target = testenv::pg_dir() / "sock" / link.filename();
-  auto opts = options(fmt::format("host={} port={} user=postgres dbname={}", dir.path().string(),
-                                  testenv::kTestPgPort, tdb.db.name()));
+  auto opts = options(server.conninfo);
   opts.conns_per_server = 1;
   PoolFixture p(t, opts);
 
@@ -597,7 +599,7 @@ TEST_CASE("retry_primary_now: a connection waiting out a long backoff tries at o
   // that: once 7 attempts have failed, the next one is at least 2.5 s away. Polled every 10 ms,
   // so the 7th failure is seen within a few ms of happening.
   REQUIRE(t.wait_for([&] { return p.pool().stats().connect_failures >= 7; }, 15s));
-  std::filesystem::create_symlink(target, link);
+  server.up();
   const auto hinted = std::chrono::steady_clock::now();
   t.run([&] { p.pool().retry_primary_now(); });
   REQUIRE(p.wait_up(1));
