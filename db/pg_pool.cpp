@@ -774,13 +774,14 @@ void PgPool::Impl::connect_failed(Conn& c, std::string error) {
 }
 
 // Only a connection waiting out its backoff has a backoff timer (start_connect clears it). Its
-// failure count is kept: if the attempt fails, the next one waits as long as before.
+// failure count is kept: if the attempt fails, the next one waits as long as before. A hint
+// that finds no connection waiting (the first LISTEN at start-up) does not count.
 void PgPool::Impl::retry_primary_now() {
   const auto now = loop_.now();
   if (last_retry_hint_ != Clock::time_point{} && now - last_retry_hint_ < kMaxBackoff) return;
-  last_retry_hint_ = now;
   for (auto& c : servers_.front()->conns) {
     if (!c->backoff_timer) continue;
+    last_retry_hint_ = now;
     loop_.cancel(c->backoff_timer);
     const milliseconds delay{rng_() % static_cast<unsigned>(kRetrySpread.count() + 1)};
     Conn* conn = c.get();

@@ -119,7 +119,8 @@ class PgPool {
   // LISTEN, just succeeded): its connections that are waiting out a reconnect backoff try
   // within 50 ms, instead of up to 5 s later. Connections that are up or connecting are left
   // alone, and an attempt that fails backs off as before. At most one hint per 5 s is acted on
-  // (the others are ignored), so a flapping hint cannot undo the backoff. On the pool's thread.
+  // (the others are ignored; one that finds nothing waiting does not count), so a flapping hint
+  // cannot undo the backoff. On the pool's thread.
   void retry_primary_now();
   [[nodiscard]] PoolStats stats() const;
 
