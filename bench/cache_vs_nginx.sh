@@ -162,8 +162,8 @@ compare() {
   echo "$mode median: $na $A req/s (p99 $AP ms, cpu $AC us/resp), $nb $B req/s (p99 $BP ms, cpu $BC us/resp), ratio $(ratio "$A" "$B")x, cpu per response $(ratio "$AC" "$BC")x"
 }
 
-MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
-HLO=$(( MAXP > 10000 ? MAXP - 9999 : 1 )); HHI=$MAXP
+product_bounds
+HLO=$HOT_LO HHI=$MAXP
 LO=$(( MAXP - MAXP / 10 )); HI=$MAXP
 
 echo "reviewsd: $("$BIN" --version 2>&1 | head -1), serve --threads $THREADS; nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), worker_processes $THREADS, reuseport, access_log off, return 200"

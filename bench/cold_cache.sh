@@ -15,15 +15,11 @@
 #
 # Env: DUR (seconds per run, 5), PORT (18098), BENCH_BIN (reviewsd-bench beside BIN).
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,16p' "$0"; exit 2; }
-BIN=$(readlink -f "$1")
-DB=$2
-ROUNDS=${3:-3}
-DUR=${DUR:-5}
-PORT=${PORT:-18098}
-MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
-# start_reviewsd, cpu_ticks, median, find_bench_bin
+# bench_args, product_bounds, bench_temp, start_reviewsd, cpu_ticks, median, find_bench_bin
 source "$(dirname "$0")/lib.sh"
+bench_args 16 3 5 "$@"
+PORT=${PORT:-18098}
+product_bounds
 bench_temp
 find_bench_bin "$BIN"
 

@@ -21,23 +21,19 @@
 #      worker_processes, nproc), PORT (first of 2, 18390), OUT (where PERF_RECORD keeps its
 #      profiles, default the current directory), BENCH_BIN.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,20p' "$0"; exit 2; }
-BIN=$(readlink -f "$1")
-DB=$2
-ROUNDS=${3:-5}
-DUR=${DUR:-10}
+# bench_args, product_bounds, bench_temp, nginx_start, start_reviewsd, response_sizes,
+# mix_mean, pad_body, median, find_bench_bin, cpu_ticks, TICK_US
+source "$(dirname "$0")/lib.sh"
+bench_args 20 5 10 "$@"
 WARM=${WARM:-5}
 THREADS=${THREADS:-$(nproc)}
 PORT=${PORT:-18390}
 OUT=${OUT:-.}
-# bench_temp, nginx_start, start_reviewsd, response_sizes, mix_mean, pad_body, median,
-# find_bench_bin, cpu_ticks, TICK_US
-source "$(dirname "$0")/lib.sh"
 bench_temp
 find_bench_bin "$BIN"
 PERF=$(command -v perf || true)
-MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
-LO=$((MAXP > 10000 ? MAXP - 9999 : 1))
+product_bounds
+LO=$HOT_LO
 
 start_reviewsd "$PORT" reviewsd; RPID=$SPID
 response_sizes "$PORT" "$LO" "$MAXP" > "$TMP/sizes"

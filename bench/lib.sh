@@ -12,6 +12,28 @@ bench_temp() {
   trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$TMP"' EXIT
 }
 
+# bench_args LAST DEFAULT_ROUNDS DEFAULT_DUR "$@": the arguments of a script run as
+# `SCRIPT BIN CONNINFO [ROUNDS]`. Without two of them, prints the script's header comment (its
+# lines 2..LAST) and exits 2. Sets BIN (made absolute), DB, ROUNDS (the third argument, else
+# DEFAULT_ROUNDS) and DUR (the environment's, else DEFAULT_DUR).
+bench_args() {
+  local last=$1 rounds=$2 dur=$3
+  shift 3
+  [ $# -ge 2 ] || { sed -n "2,${last}p" "$0"; exit 2; }
+  BIN=$(readlink -f "$1")
+  DB=$2
+  ROUNDS=${3:-$rounds}
+  DUR=${DUR:-$dur}
+}
+
+# product_bounds: MAXP, the largest product_id in $DB's reviews, and HOT_LO, the first of the
+# 10,000 largest ids, from which the hot and repeat mixes draw (as product_mix.lua and
+# `reviewsd-bench load --scenario hot|repeat`).
+product_bounds() {
+  MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
+  HOT_LO=$((MAXP > 10000 ? MAXP - 9999 : 1))
+}
+
 # nginx_start THREADS PORT BODY [PORT BODY]...
 # nginx as the reference server: worker_processes THREADS, one server per PORT on 127.0.0.1
 # (listen reuseport, access_log off, keep-alive without a request limit) answering with

@@ -21,21 +21,17 @@
 # cache_vs_nginx.sh), for one, map-one and map-sized only (the load cannot send that mix to /p/).
 # Env: DUR (seconds per run, 10), MIX (uniform or hot), PORT (first of 6, 18190), BENCH_BIN.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '2,20p' "$0"; exit 2; }
-BIN=$(readlink -f "$1")
-DB=$2
-ROUNDS=${3:-5}
-DUR=${DUR:-10}
+# bench_args, product_bounds, bench_temp, nginx_start, start_reviewsd, response_sizes, median,
+# find_bench_bin, TICK_US, mix_mean, pad_body
+source "$(dirname "$0")/lib.sh"
+bench_args 20 5 10 "$@"
 MIX=${MIX:-uniform}
 case $MIX in uniform | hot) ;; *) echo "MIX must be uniform or hot, not $MIX"; exit 2 ;; esac
 PORT=${PORT:-18190}
-# bench_temp, nginx_start, start_reviewsd, response_sizes, median, find_bench_bin, TICK_US,
-# mix_mean, pad_body
-source "$(dirname "$0")/lib.sh"
 bench_temp
 find_bench_bin "$BIN"
-MAXP=$(psql "$DB" -Atc "SELECT max(product_id) FROM reviews")
-LO=$((MAXP > 10000 ? MAXP - 9999 : 1))
+product_bounds
+LO=$HOT_LO
 
 THREADS=${THREADS:-$(nproc)} start_reviewsd "$PORT" sizes
 response_sizes "$PORT" "$LO" "$MAXP" > "$TMP/sizes"
