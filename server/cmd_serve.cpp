@@ -131,6 +131,7 @@ ServeConfig resolve(const Args& args) {
   o.threads = static_cast<unsigned>(args.get_int("threads", 0, 0, 1024));
   o.max_connections = static_cast<std::size_t>(
       args.get_int("max-connections", static_cast<std::int64_t>(o.max_connections), 1, 10'000'000));
+  o.max_connections_set = !args.settings("max-connections").empty();
   o.max_pipeline_depth = static_cast<std::size_t>(
       args.get_int("max-pipeline", static_cast<std::int64_t>(o.max_pipeline_depth), 1, 1024));
   o.head_timeout = ms(args.get_int("head-timeout-ms", o.head_timeout.count(), 1, 3'600'000));

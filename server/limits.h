@@ -58,6 +58,9 @@ struct ServeOptions {
   std::vector<std::string> listen{limits::kDefaultListen};  // HOST:PORT or [V6]:PORT; port 0 = any
   unsigned threads = 0;                                     // 0 = number of cores
   std::size_t max_connections = limits::kMaxConnections;
+  // Whether the operator chose max_connections (flag, environment or config file): if the file
+  // limit lowers it, that is a warning; lowering the default is only worth an info line.
+  bool max_connections_set = false;
   std::size_t max_pipeline_depth = limits::kMaxPipelineDepth;
   std::chrono::milliseconds head_timeout = limits::kHeadTimeout;
   std::chrono::milliseconds idle_timeout = limits::kIdleTimeout;

@@ -112,10 +112,12 @@ int run_server(const ServeOptions& requested, const Router& router, const Reacto
   // The workers' options: --max-connections as far as the fd limit allows.
   ServeOptions options = requested;
   if (const std::size_t cap = fd_connection_cap(threads); cap < options.max_connections) {
-    log_warn(
-        "max-connections lowered from {} to {}: the file limit (RLIMIT_NOFILE) leaves no "
-        "room for more",
-        options.max_connections, cap);
+    // A default lowered to what the machine allows is how it should run, not a problem: the
+    // unit raises LimitNOFILE, a shell's hard limit is often lower.
+    log_at(options.max_connections_set ? LogLevel::Warn : LogLevel::Info,
+           "max-connections lowered from {} to {}: the file limit (RLIMIT_NOFILE) leaves no room "
+           "for more",
+           options.max_connections, cap);
     options.max_connections = cap;
   }
 

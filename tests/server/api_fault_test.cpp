@@ -31,6 +31,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using testenv::HttpClient;
+using testenv::line_with;
 using testenv::ServerProcess;
 using testenv::sql_value;
 
@@ -99,21 +100,6 @@ class NotifySocket {
   int fd_ = -1;
   std::string seen_;
 };
-
-// The first line of `log` that contains every one of `parts`, or "" if none does.
-std::string line_with(const std::string& log, std::initializer_list<std::string_view> parts) {
-  std::size_t begin = 0;
-  while (begin < log.size()) {
-    std::size_t end = log.find('\n', begin);
-    if (end == std::string::npos) end = log.size();
-    const std::string_view line(log.data() + begin, end - begin);
-    bool all = true;
-    for (const auto part : parts) all = all && line.find(part) != std::string_view::npos;
-    if (all) return std::string(line);
-    begin = end + 1;
-  }
-  return {};
-}
 
 }  // namespace
 

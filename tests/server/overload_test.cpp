@@ -45,6 +45,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using testenv::HttpClient;
+using testenv::line_with;
 using testenv::SampleServer;
 using testenv::ServerProcess;
 
@@ -602,6 +603,27 @@ TEST_CASE("file descriptors exhausted: no busy loop, no crash, service resumes",
   // come back (server/listener.cpp). So only the outcome is checked here, not how fast each
   // client is shed; 40 clients keep those waits short.
   exhaust_fds(24, 40, false);
+}
+
+TEST_CASE("a file limit below max-connections: an info line for the default, a warning if set",
+          "[server][limits][integration]") {
+  // 512 fds leave 512 - 32 - 2 x 16 = 448 connections (server.cpp, fd_connection_cap).
+  const testenv::SpawnOptions fds{512};
+  const std::string lowered = "max-connections lowered from ";
+  {
+    ServerProcess srv({}, fds);  // the default, 100,000: the machine decides, nothing is wrong
+    INFO(srv.log());
+    CHECK_FALSE(line_with(srv.log(), {"level=info ", lowered + "100000 to 448:"}).empty());
+    CHECK(line_with(srv.log(), {"level=warn ", lowered}).empty());
+  }
+  {
+    ServerProcess srv({"--max-connections", "5000"}, fds);  // the operator asked for more
+    INFO(srv.log());
+    CHECK_FALSE(line_with(srv.log(), {"level=warn ", lowered + "5000 to 448:"}).empty());
+  }
+  ServerProcess srv({"--max-connections", "400"}, fds);  // fits: nothing to say
+  INFO(srv.log());
+  CHECK(line_with(srv.log(), {lowered}).empty());
 }
 
 // --- offered load at three times capacity ------------------------------------------------------

@@ -80,6 +80,20 @@ std::string ServerProcess::log() const {
   return ss.str();
 }
 
+std::string line_with(const std::string& log, std::initializer_list<std::string_view> parts) {
+  std::size_t begin = 0;
+  while (begin < log.size()) {
+    std::size_t end = log.find('\n', begin);
+    if (end == std::string::npos) end = log.size();
+    const std::string_view line(log.data() + begin, end - begin);
+    bool all = true;
+    for (const auto part : parts) all = all && line.find(part) != std::string_view::npos;
+    if (all) return std::string(line);
+    begin = end + 1;
+  }
+  return {};
+}
+
 int ServerProcess::fd_count() const {
   int n = 0;
   DIR* d = opendir(("/proc/" + std::to_string(pid_) + "/fd").c_str());

@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace testenv {
@@ -49,6 +51,11 @@ class ServerProcess {
   std::uint16_t port_ = 0;
   std::string log_path_;
 };
+
+// The first line of `log` (e.g. ServerProcess::log()) that contains every one of `parts`, or ""
+// if none does.
+[[nodiscard]] std::string line_with(const std::string& log,
+                                    std::initializer_list<std::string_view> parts);
 
 // A database of its own loaded with the real sample, and `reviewsd serve --db <it> <extra...>`
 // on it, answering /readyz 200 before the constructor returns.
