@@ -46,6 +46,25 @@ const std::string kGet = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
 
 }  // namespace
 
+TEST_CASE("settings exported in the test's environment do not reach the servers it starts",
+          "[server][integration]") {
+  // Values a server would refuse at start (a usage error, no "listening on" line), as a
+  // developer's shell might hold after trying a deployment.
+  struct Exported {
+    Exported() {
+      ::setenv("REVIEWSD_THREADS", "not-a-number", 1);
+      ::setenv("REVIEWSD_CONFIG", "/nonexistent/reviewsd.conf", 1);
+    }
+    ~Exported() {
+      ::unsetenv("REVIEWSD_THREADS");
+      ::unsetenv("REVIEWSD_CONFIG");
+    }
+  } exported;
+  Server srv;  // fails unless it starts listening
+  Client c(srv.port());
+  CHECK(c.request("GET", "/healthz").status == 200);
+}
+
 TEST_CASE("keep-alive: several requests on one connection", "[server][integration]") {
   Server srv;
   Client c(srv.port());

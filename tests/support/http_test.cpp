@@ -34,6 +34,18 @@ ServerProcess::ServerProcess(std::vector<std::string> extra, SpawnOptions spawn)
   std::vector<std::string> args{bin, "serve"};
   args.insert(args.end(), extra.begin(), extra.end());
   for (const char* d : {"--listen", "127.0.0.1:0", "--threads", "2"}) args.emplace_back(d);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // This process's environment without REVIEWSD_*: serve reads its options from those too
+  // (server/README.md, "Config file"), and a developer's shell that exports one, or
+  // REVIEWSD_CONFIG, must not change the server a test starts. Built before fork(): the child
+  // of a threaded process should not allocate.
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e) {
+    if (std::string_view(*e).rfind("REVIEWSD_", 0) != 0) envp.push_back(*e);
+  }
+  envp.push_back(nullptr);
   pid_ = fork();
   REQUIRE(pid_ >= 0);
   if (pid_ == 0) {
@@ -42,10 +54,7 @@ ServerProcess::ServerProcess(std::vector<std::string> extra, SpawnOptions spawn)
       const rlimit rl{spawn.max_fds, spawn.max_fds};
       if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
     }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
+    execve(bin.c_str(), argv.data(), envp.data());
     _exit(127);
   }
   close(logfd);

@@ -24,8 +24,9 @@ struct SpawnOptions {
 };
 
 // `reviewsd serve <extra...> --listen 127.0.0.1:0 --threads 2` (an option in `extra` wins:
-// the first occurrence counts), stderr to a log file; the constructor waits (up to 10 s) for
-// the "listening on" line and reads the port from it.
+// the first occurrence counts), stderr to a log file, in this process's environment less every
+// REVIEWSD_* variable (settings a developer's shell exports do not reach it); the constructor
+// waits (up to 10 s) for the "listening on" line and reads the port from it.
 class ServerProcess {
  public:
   explicit ServerProcess(std::vector<std::string> extra = {}, SpawnOptions spawn = {});
