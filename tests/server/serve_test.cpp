@@ -16,10 +16,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -49,15 +51,26 @@ const std::string kGet = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
 TEST_CASE("settings exported in the test's environment do not reach the servers it starts",
           "[server][integration]") {
   // Values a server would refuse at start (a usage error, no "listening on" line), as a
-  // developer's shell might hold after trying a deployment.
+  // developer's shell might hold after trying a deployment. Neither is an option ServerProcess
+  // passes as a flag, which would win over the environment.
   struct Exported {
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
     Exported() {
-      ::setenv("REVIEWSD_THREADS", "not-a-number", 1);
-      ::setenv("REVIEWSD_CONFIG", "/nonexistent/reviewsd.conf", 1);
+      for (const auto& [name, value] :
+           {std::pair{"REVIEWSD_CACHE_MB", "not-a-number"},
+            std::pair{"REVIEWSD_CONFIG", "/nonexistent/reviewsd.conf"}}) {
+        const char* old = std::getenv(name);
+        saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+        ::setenv(name, value, 1);
+      }
     }
     ~Exported() {
-      ::unsetenv("REVIEWSD_THREADS");
-      ::unsetenv("REVIEWSD_CONFIG");
+      for (const auto& [name, old] : saved) {
+        if (old)
+          ::setenv(name.c_str(), old->c_str(), 1);
+        else
+          ::unsetenv(name.c_str());
+      }
     }
   } exported;
   Server srv;  // fails unless it starts listening
