@@ -16,23 +16,13 @@
 namespace {
 
 using testenv::HttpClient;
+using testenv::metric;
 using testenv::SampleServer;
 using testenv::ServerProcess;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 const std::string kJsonType = "Content-Type: application/json\r\n";
-
-// The value of an unlabeled sample in GET /metrics (fails the test if absent).
-std::uint64_t metric(std::uint16_t port, const std::string& name) {
-  HttpClient c(port);
-  const auto r = c.request("GET", "/metrics");
-  REQUIRE(r.status == 200);
-  const auto at = r.body.find("\n" + name + " ");
-  REQUIRE(at != std::string::npos);
-  const auto start = at + name.size() + 2;
-  return std::stoull(r.body.substr(start, r.body.find('\n', start) - start));
-}
 
 std::string review_json(int product, const std::string& summary) {
   return fmt::format(

@@ -15,13 +15,11 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <cstdlib>
 #include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 namespace {
@@ -53,26 +51,8 @@ TEST_CASE("settings exported in the test's environment do not reach the servers 
   // Values a server would refuse at start (a usage error, no "listening on" line), as a
   // developer's shell might hold after trying a deployment. Neither is an option ServerProcess
   // passes as a flag, which would win over the environment.
-  struct Exported {
-    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
-    Exported() {
-      for (const auto& [name, value] :
-           {std::pair{"REVIEWSD_CACHE_MB", "not-a-number"},
-            std::pair{"REVIEWSD_CONFIG", "/nonexistent/reviewsd.conf"}}) {
-        const char* old = std::getenv(name);
-        saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-        ::setenv(name, value, 1);
-      }
-    }
-    ~Exported() {
-      for (const auto& [name, old] : saved) {
-        if (old)
-          ::setenv(name.c_str(), old->c_str(), 1);
-        else
-          ::unsetenv(name.c_str());
-      }
-    }
-  } exported;
+  const testenv::ScopedEnv cache_mb("REVIEWSD_CACHE_MB", "not-a-number");
+  const testenv::ScopedEnv config("REVIEWSD_CONFIG", "/nonexistent/reviewsd.conf");
   Server srv;  // fails unless it starts listening
   Client c(srv.port());
   CHECK(c.request("GET", "/healthz").status == 200);
@@ -342,19 +322,15 @@ std::vector<std::string> environment_of_a_server() {
 TEST_CASE("serve restarts itself once with its malloc settings; GLIBC_TUNABLES opts out",
           "[server][integration]") {
   // The test's own GLIBC_TUNABLES (if any) is set aside: the children inherit this environment.
-  const char* outer = std::getenv("GLIBC_TUNABLES");
-  const std::string saved = outer ? outer : "";
-  ::unsetenv("GLIBC_TUNABLES");
-  const auto tuned = environment_of_a_server();
-  CHECK(has_var(tuned, "REVIEWSD_MALLOC_TUNED=1"));
-  CHECK(has_var(tuned, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"));
-
-  ::setenv("GLIBC_TUNABLES", "", 1);  // an operator's setting, even an empty one, wins
+  {
+    const testenv::ScopedEnv none("GLIBC_TUNABLES", std::nullopt);
+    const auto tuned = environment_of_a_server();
+    CHECK(has_var(tuned, "REVIEWSD_MALLOC_TUNED=1"));
+    CHECK(has_var(tuned, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1"));
+  }
+  // An operator's setting, even an empty one, wins.
+  const testenv::ScopedEnv empty("GLIBC_TUNABLES", "");
   const auto left_alone = environment_of_a_server();
   CHECK_FALSE(has_var(left_alone, "REVIEWSD_MALLOC_TUNED="));
   CHECK(has_var(left_alone, "GLIBC_TUNABLES="));
-  if (outer)
-    ::setenv("GLIBC_TUNABLES", saved.c_str(), 1);
-  else
-    ::unsetenv("GLIBC_TUNABLES");
 }

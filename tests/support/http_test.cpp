@@ -89,6 +89,16 @@ std::string ServerProcess::log() const {
   return ss.str();
 }
 
+std::uint64_t metric(std::uint16_t port, const std::string& name) {
+  HttpClient c(port);
+  const auto r = c.request("GET", "/metrics");
+  REQUIRE(r.status == 200);
+  const auto at = r.body.find("\n" + name + " ");
+  REQUIRE(at != std::string::npos);
+  const auto start = at + name.size() + 2;
+  return std::stoull(r.body.substr(start, r.body.find('\n', start) - start));
+}
+
 std::string line_with(const std::string& log, std::initializer_list<std::string_view> parts) {
   std::size_t begin = 0;
   while (begin < log.size()) {

@@ -53,6 +53,9 @@ class ServerProcess {
   std::string log_path_;
 };
 
+// The value of an unlabeled sample in GET /metrics on `port` (fails the test if absent).
+[[nodiscard]] std::uint64_t metric(std::uint16_t port, const std::string& name);
+
 // The first line of `log` (e.g. ServerProcess::log()) that contains every one of `parts`, or ""
 // if none does.
 [[nodiscard]] std::string line_with(const std::string& log,

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,5 +70,19 @@ std::string sql_value(const std::string& conninfo, const std::string& sql);
 std::vector<std::string> environment_of(int pid);
 // Whether one entry of `vars` starts with `prefix` (for example "NOTIFY_SOCKET=").
 bool has_var(const std::vector<std::string>& vars, const std::string& prefix);
+
+// Sets (or, with nullopt, unsets) an environment variable for one scope, then restores what
+// was there. Not thread-safe: set it while no other thread of the test reads the environment.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::optional<std::string>& value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
 
 }  // namespace testenv
